@@ -1,0 +1,3 @@
+"""scenetext: scene text recognition with NASTR and LPV."""
+
+__version__ = "0.1.0"

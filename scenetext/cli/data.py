@@ -1,0 +1,9 @@
+"""CLI commands of the `scenetext.data` part."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this part's commands to the main app."""

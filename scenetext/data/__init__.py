@@ -1,0 +1,1 @@
+"""Charsets, tokenizer, LMDB datasets, importers and image preprocessing."""

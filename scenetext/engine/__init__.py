@@ -1,0 +1,1 @@
+"""Training and evaluation: configs, Lightning module, checkpoints, protocols and metrics."""

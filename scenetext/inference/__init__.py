@@ -1,0 +1,1 @@
+"""Inference: the Recognizer API, ONNX export, attention visualisation, benchmarks."""

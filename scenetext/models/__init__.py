@@ -1,0 +1,1 @@
+"""Recognition models (NASTR, LPV, autoregressive baseline) and their encoders."""

@@ -1,0 +1,1 @@
+"""Synthetic word-image rendering."""
