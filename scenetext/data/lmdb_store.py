@@ -1,0 +1,305 @@
+"""Reading and writing text-recognition LMDBs in the layout every STR project shares.
+
+Layout (NASTR spec §4.1, LPV spec §3.1): ``num-samples`` holds the count as an ASCII integer;
+``image-%09d`` holds encoded image bytes and ``label-%09d`` the UTF-8 label, both **1-based**. The Python
+API here is 0-based: ``read(0)`` returns ``image-000000001``/``label-000000001``.
+
+Existing MJ/ST/Union14M LMDBs work unchanged. The writer makes a half-written LMDB impossible to mistake for
+a finished one: records go into a hidden sibling directory, ``num-samples`` is written last, and only then is
+the directory renamed into place.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from types import TracebackType
+
+import lmdb
+
+from scenetext.errors import ScenetextError
+
+NUM_SAMPLES_KEY = b"num-samples"
+
+
+def image_key(index: int) -> bytes:
+    """The key of the image at 0-based ``index`` (keys are 1-based on disk)."""
+    return b"image-%09d" % (index + 1)
+
+
+def label_key(index: int) -> bytes:
+    """The key of the label at 0-based ``index`` (keys are 1-based on disk)."""
+    return b"label-%09d" % (index + 1)
+
+
+class LmdbReader:
+    """Read-only access to one LMDB, safe to share with DataLoader workers.
+
+    An LMDB environment must not be used across ``fork``, so the environment is opened lazily and reopened
+    whenever the process id changes; it is also dropped when the reader is pickled (spawn/forkserver workers).
+    Opened with ``lock=False`` (no reader-table writes, so read-only media and many workers both work),
+    ``readahead=False`` (random access over large files) and ``meminit=False``.
+    """
+
+    def __init__(self, path: str | Path, max_readers: int = 126) -> None:
+        self.path = Path(path)
+        self.max_readers = max_readers
+        self._env: lmdb.Environment | None = None
+        self._pid: int | None = None
+        if not self.path.is_dir():
+            raise ScenetextError(f"{self.path}: not a directory (expected an LMDB folder with data.mdb)")
+        if not (self.path / "data.mdb").is_file():
+            raise ScenetextError(f"{self.path}: not an LMDB (no data.mdb inside)")
+        raw = self._get(NUM_SAMPLES_KEY)
+        if raw is None:
+            raise ScenetextError(f"{self.path}: no 'num-samples' key (unfinished or not a text LMDB)")
+        try:
+            self._length = int(raw.decode("ascii").strip())
+        except (UnicodeDecodeError, ValueError):
+            raise ScenetextError(f"{self.path}: 'num-samples' is not an integer: {raw[:40]!r}") from None
+        if self._length < 0:
+            raise ScenetextError(f"{self.path}: 'num-samples' is negative ({self._length})")
+
+    def _environment(self) -> lmdb.Environment:
+        pid = os.getpid()
+        if self._env is None or self._pid != pid:
+            try:
+                self._env = lmdb.open(
+                    str(self.path),
+                    readonly=True,
+                    lock=False,
+                    readahead=False,
+                    meminit=False,
+                    max_readers=self.max_readers,
+                )
+            except lmdb.Error as exc:
+                raise ScenetextError(f"{self.path}: cannot open as LMDB: {exc}") from None
+            self._pid = pid
+        return self._env
+
+    def _get(self, key: bytes) -> bytes | None:
+        try:
+            with self._environment().begin(write=False, buffers=False) as txn:
+                return txn.get(key)
+        except lmdb.Error as exc:
+            raise ScenetextError(f"{self.path}: cannot read key {key.decode()}: {exc}") from None
+
+    def __len__(self) -> int:
+        return self._length
+
+    def _check_index(self, index: int) -> None:
+        if not 0 <= index < self._length:
+            raise IndexError(f"{self.path}: index {index} out of range (0..{self._length - 1})")
+
+    def read_label(self, index: int) -> str:
+        """The label of the 0-based record ``index``."""
+        self._check_index(index)
+        raw = self._get(label_key(index))
+        if raw is None:
+            raise ScenetextError(
+                f"{self.path}: record {index} has no {label_key(index).decode()} (truncated LMDB?)"
+            )
+        return self._decode_label(index, raw)
+
+    def _decode_label(self, index: int, raw: bytes) -> str:
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ScenetextError(f"{self.path}: record {index}: label is not valid UTF-8") from None
+
+    def read_image(self, index: int) -> bytes:
+        """The encoded image bytes of the 0-based record ``index``."""
+        self._check_index(index)
+        raw = self._get(image_key(index))
+        if raw is None:
+            raise ScenetextError(
+                f"{self.path}: record {index} has no {image_key(index).decode()} (truncated LMDB?)"
+            )
+        return raw
+
+    def read(self, index: int) -> tuple[bytes, str]:
+        """``(image bytes, label)`` of the 0-based record ``index``."""
+        return self.read_image(index), self.read_label(index)
+
+    def labels(self) -> list[str]:
+        """Every label in order, read in one transaction (fast enough for millions of records)."""
+        labels = []
+        try:
+            with self._environment().begin(write=False, buffers=False) as txn:
+                for index in range(self._length):
+                    raw = txn.get(label_key(index))
+                    if raw is None:
+                        raise ScenetextError(
+                            f"{self.path}: record {index} has no {label_key(index).decode()} "
+                            f"(truncated LMDB: num-samples says {self._length})"
+                        )
+                    labels.append(self._decode_label(index, raw))
+        except lmdb.Error as exc:
+            raise ScenetextError(f"{self.path}: cannot read labels: {exc}") from None
+        return labels
+
+    def close(self) -> None:
+        """Close the environment of this process (it reopens on the next read)."""
+        if self._env is not None and self._pid == os.getpid():
+            self._env.close()
+        self._env = None
+        self._pid = None
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_env"] = None
+        state["_pid"] = None
+        return state
+
+    def __repr__(self) -> str:
+        return f"LmdbReader({str(self.path)!r}, {self._length} samples)"
+
+
+class LmdbWriter:
+    """Writes a new LMDB atomically: used as ``with LmdbWriter(out) as writer: writer.add(image, label)``.
+
+    Records go into a temporary sibling directory, committed every ``commit_every`` records; ``num-samples``
+    is written last, then the directory is renamed into place. If the block raises, the temporary directory is
+    removed and the destination is untouched. An existing non-empty destination is refused unless
+    ``overwrite=True``; then the old one is replaced only after the new one is complete. The map size starts
+    small and doubles whenever LMDB reports the map full, so no terabyte-sized sparse file is needed.
+    """
+
+    def __init__(
+        self,
+        output_dir: str | Path,
+        overwrite: bool = False,
+        commit_every: int = 1000,
+        initial_map_size: int = 64 << 20,
+    ) -> None:
+        self.output_dir = Path(output_dir)
+        self.overwrite = overwrite
+        self.commit_every = max(1, commit_every)
+        self._map_size = initial_map_size
+        self._pending: list[tuple[bytes, bytes]] = []
+        self._count = 0
+        self._tmp_dir: Path | None = None
+        self._env: lmdb.Environment | None = None
+
+    def _check_destination(self) -> None:
+        out = self.output_dir
+        if out.exists() and not out.is_dir():
+            raise ScenetextError(f"{out}: exists and is not a directory")
+        if out.is_dir() and any(out.iterdir()) and not self.overwrite:
+            raise ScenetextError(f"{out}: already exists and is not empty (use overwrite to replace it)")
+
+    def __enter__(self) -> LmdbWriter:
+        self._check_destination()
+        parent = self.output_dir.parent
+        parent.mkdir(parents=True, exist_ok=True)
+        prefix = f".{self.output_dir.name}."
+        self._tmp_dir = Path(tempfile.mkdtemp(prefix=prefix, suffix=".partial", dir=parent))
+        try:
+            self._env = lmdb.open(str(self._tmp_dir), map_size=self._map_size, subdir=True, meminit=False)
+        except lmdb.Error as exc:
+            shutil.rmtree(self._tmp_dir, ignore_errors=True)
+            raise ScenetextError(f"{self._tmp_dir}: cannot create LMDB: {exc}") from None
+        return self
+
+    def add(self, image: bytes, label: str) -> int:
+        """Queue one record; returns its 0-based index."""
+        if self._env is None:
+            raise RuntimeError("LmdbWriter.add() called outside its `with` block")
+        index = self._count
+        self._pending.append((image_key(index), bytes(image)))
+        self._pending.append((label_key(index), label.encode("utf-8")))
+        self._count += 1
+        if self._count % self.commit_every == 0:
+            self._flush()
+        return index
+
+    def __len__(self) -> int:
+        return self._count
+
+    def _put_all(self, items: list[tuple[bytes, bytes]]) -> None:
+        """Write ``items`` in one transaction, growing the map and retrying when it is full."""
+        assert self._env is not None
+        while True:
+            try:
+                with self._env.begin(write=True) as txn:
+                    for key, value in items:
+                        txn.put(key, value)
+                return
+            except lmdb.MapFullError:
+                self._map_size *= 2
+                self._env.set_mapsize(self._map_size)
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._put_all(self._pending)
+            self._pending = []
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._tmp_dir is not None and self._env is not None
+        try:
+            if exc_type is None:
+                self._flush()
+                self._put_all([(NUM_SAMPLES_KEY, str(self._count).encode("ascii"))])
+                self._env.sync(True)
+            self._env.close()
+            self._env = None
+            if exc_type is None:
+                self._move_into_place()
+        finally:
+            if self._tmp_dir.exists():
+                shutil.rmtree(self._tmp_dir, ignore_errors=True)
+
+    def _move_into_place(self) -> None:
+        assert self._tmp_dir is not None
+        out = self.output_dir
+        self._check_destination()
+        os.chmod(self._tmp_dir, 0o777 & ~_umask())  # mkdtemp made it private; give it normal permissions
+        if out.is_dir() and any(out.iterdir()):
+            backup = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+            os.replace(out, backup / out.name)
+            try:
+                os.replace(self._tmp_dir, out)
+            except OSError:
+                os.replace(backup / out.name, out)
+                raise
+            shutil.rmtree(backup, ignore_errors=True)
+        else:
+            os.replace(self._tmp_dir, out)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def find_lmdbs(root: str | Path) -> list[Path]:
+    """Every directory under ``root`` (``root`` included) that holds a ``data.mdb``, sorted by path.
+
+    Symlinked directories are followed (data roots often link to shared storage); each real directory is
+    visited once, so link cycles end.
+    """
+    root = Path(root)
+    if not root.exists():
+        raise ScenetextError(f"{root}: no such file or directory")
+    if not root.is_dir():
+        raise ScenetextError(f"{root}: not a directory")
+    found: list[Path] = []
+    seen: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:
+            dirnames[:] = []
+            continue
+        seen.add(real)
+        if "data.mdb" in filenames:
+            found.append(Path(dirpath))
+        dirnames.sort()
+    return sorted(found)
