@@ -1,0 +1,1 @@
+"""Building blocks shared by the recognition models (position encodings, attention decoders)."""
