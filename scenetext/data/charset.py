@@ -77,6 +77,7 @@ class Charset:
             seen.add(ch)
         self.chars = chars
         self.name = name
+        self._members = frozenset(chars)  # O(1) membership for large CJK charsets
 
     @classmethod
     def builtin_names(cls) -> list[str]:
@@ -129,7 +130,7 @@ class Charset:
         return len(self.chars)
 
     def __contains__(self, ch: object) -> bool:
-        return isinstance(ch, str) and len(ch) == 1 and ch in self.chars
+        return ch in self._members
 
     def __iter__(self):
         return iter(self.chars)
