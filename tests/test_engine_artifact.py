@@ -1,0 +1,101 @@
+"""Inference artifacts: safetensors + JSON round trip, no unpickling, clear errors for broken artifacts."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+from engine_helpers import TINY, TinyRecognizer, reference_forward
+
+from scenetext.data.charset import Charset
+from scenetext.data.preprocess import PreprocessConfig
+from scenetext.errors import ScenetextError
+from scenetext.models.artifact import load_artifact, read_artifact_config, save_artifact
+
+
+def saved(tmp_path: Path) -> tuple[Path, TinyRecognizer, Charset]:
+    charset = Charset("abcdefghijklmnopqrstuvwxyz", "letters")
+    torch.manual_seed(3)
+    model = TinyRecognizer(len(charset) + 3, img_size=(16, 48), max_length=6)
+    preprocess = PreprocessConfig(height=16, width=48, normalize="nastr", interpolation="bicubic")
+    directory = save_artifact(
+        tmp_path / "best",
+        model,
+        model_name=TINY,
+        model_options={"img_size": (16, 48), "max_length": 6},
+        charset=charset,
+        preprocess=preprocess,
+        protocol="en36",
+        extra={"step": 12},
+    )
+    return directory, model, charset
+
+
+def test_round_trip_without_unpickling(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    directory, model, charset = saved(tmp_path)
+    assert sorted(p.name for p in directory.iterdir()) == ["config.json", "model.safetensors"]
+    expected = reference_forward(model, (16, 48))
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("artifact loading must not unpickle")
+
+    monkeypatch.setattr(torch, "load", refuse)
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "loads", refuse)
+    for path in (directory, directory / "model.safetensors", directory / "config.json"):
+        loaded, tokenizer, preprocess, meta = load_artifact(path)
+        assert not loaded.training
+        assert torch.equal(reference_forward(loaded, (16, 48)), expected)
+        assert tokenizer.charset.chars == charset.chars
+        assert preprocess == PreprocessConfig(height=16, width=48, normalize="nastr", interpolation="bicubic")
+        assert meta["max_length"] == 6 and meta["protocol"] == "en36" and meta["extra"] == {"step": 12}
+
+
+def test_config_is_plain_json_with_everything_needed(tmp_path: Path) -> None:
+    directory, _, charset = saved(tmp_path)
+    config = read_artifact_config(directory)
+    assert config["model"] == {
+        "name": TINY,
+        "options": {"img_size": [16, 48], "max_length": 6},
+        "num_classes": 29,
+    }
+    assert config["charset"]["chars"] == charset.chars
+    assert config["preprocess"]["height"] == 16 and config["version"] == 1
+
+
+def test_saving_again_replaces_the_whole_artifact(tmp_path: Path) -> None:
+    directory, _, _ = saved(tmp_path)
+    saved(tmp_path)
+    assert sorted(p.name for p in directory.parent.iterdir()) == ["best"]
+
+
+def test_broken_artifacts_fail_with_one_line(tmp_path: Path) -> None:
+    directory, _, _ = saved(tmp_path)
+    with pytest.raises(ScenetextError, match="no such file"):
+        load_artifact(tmp_path / "nowhere")
+    config_path = directory / "config.json"
+    config = json.loads(config_path.read_text())
+
+    config_path.write_text(json.dumps({**config, "version": 99}))
+    with pytest.raises(ScenetextError, match="newer than this scenetext reads"):
+        read_artifact_config(directory)
+
+    config_path.write_text(json.dumps({**config, "charset": {"name": "x", "chars": "abc"}}))
+    with pytest.raises(ScenetextError, match="does not match the charset"):
+        load_artifact(directory)
+
+    config_path.write_text(json.dumps({**config, "model": {**config["model"], "options": {"max_length": 9}}}))
+    with pytest.raises(ScenetextError, match=r"weights do not match the model|has shape"):
+        load_artifact(directory)
+
+    config_path.write_text(json.dumps(config))
+    (directory / "model.safetensors").write_bytes(b"not a tensor file")
+    with pytest.raises(ScenetextError, match="not a valid safetensors file"):
+        load_artifact(directory)
+
+    config_path.write_text("{ nope")
+    with pytest.raises(ScenetextError, match="not valid JSON"):
+        read_artifact_config(directory)
