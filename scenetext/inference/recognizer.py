@@ -1,0 +1,259 @@
+"""The Recognizer: load a model once, read text from images of any kind, in batches.
+
+Images go through the same :class:`~scenetext.data.preprocess.ImagePreprocessor` as in training, built
+from the artifact's stored preprocessing config, so inference sees exactly what the model was trained on.
+Decoding is the tokenizer's greedy ``decode_probs``; the backend (torch or onnxruntime) only maps a float32
+batch to probabilities. With ``backend="onnx"`` nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from PIL import Image
+
+from scenetext.data.charset import EOS, NUM_SPECIAL, Tokenizer
+from scenetext.data.preprocess import ImagePreprocessor, ImageSource, PreprocessConfig, load_image
+from scenetext.errors import ScenetextError
+from scenetext.inference import pretrained
+from scenetext.inference.attention import attention_strip
+from scenetext.inference.backends import Backend, OnnxBackend, TorchBackend
+
+ONNX_FILE = "model.onnx"
+BACKENDS = ("torch", "onnx")
+
+
+@dataclass
+class RecognitionResult:
+    """What was read from one image.
+
+    ``confidence`` is the product of the chosen probabilities up to and including EOS;
+    ``char_confidences`` holds one probability per character of ``text``; ``attention`` (on request) one
+    h x w map per character of ``text``. ``source`` is the path for path inputs. ``error`` is set (and text
+    empty) only when reading with ``errors="keep"`` and this image could not be decoded.
+    """
+
+    text: str
+    confidence: float
+    char_confidences: list[float] = field(default_factory=list)
+    attention: np.ndarray | None = None
+    source: str | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (without the attention maps)."""
+        out: dict[str, Any] = {
+            "text": self.text,
+            "confidence": self.confidence,
+            "char_confidences": self.char_confidences,
+        }
+        if self.source is not None:
+            out["source"] = self.source
+        if self.error is not None:
+            out["error"] = self.error
+        return out
+
+
+def _as_list(images: Any) -> tuple[list[Any], bool]:
+    """The inputs as a list, and whether a single image was given (so one result is returned)."""
+    if isinstance(images, str | Path | bytes | bytearray | memoryview | Image.Image):
+        return [images], True
+    if isinstance(images, np.ndarray):
+        return (list(images), False) if images.ndim == 4 else ([images], True)
+    if isinstance(images, Iterable):
+        return list(images), False
+    raise ScenetextError(f"read: cannot read images from a {type(images).__name__}")
+
+
+def _character_positions(probs: np.ndarray) -> list[np.ndarray]:
+    """Per row, the output positions whose argmax is an emitted character (before the first EOS).
+
+    The same rule as :meth:`Tokenizer.decode_probs`, so position k here is character k of the text.
+    """
+    best = probs.argmax(axis=-1)
+    positions = []
+    for row in best:
+        eos = np.flatnonzero(row == EOS)
+        end = int(eos[0]) if eos.size else len(row)
+        positions.append(np.flatnonzero(row[:end] >= NUM_SPECIAL))
+    return positions
+
+
+def _resolve_source(model: str | Path) -> Path:
+    path = Path(model)
+    if path.exists():
+        return path
+    if pretrained.is_builtin(str(model)):
+        return pretrained.resolve(str(model))
+    raise ScenetextError(
+        f"{model}: no such file or directory, and not a built-in model name "
+        f"({', '.join(pretrained.builtin_names())})"
+    )
+
+
+def _onnx_file(path: Path) -> Path:
+    if path.is_dir():
+        path = path / ONNX_FILE
+        if not path.is_file():
+            raise ScenetextError(
+                f"{path.parent}: no {ONNX_FILE} (create it with scenetext export --model {path.parent} "
+                f"--onnx {path})"
+            )
+    elif path.suffix.lower() != ".onnx":
+        raise ScenetextError(
+            f"{path}: the onnx backend needs a .onnx file or a directory holding {ONNX_FILE}"
+        )
+    return path
+
+
+class Recognizer:
+    """A loaded model with its tokenizer and preprocessing; build it with :meth:`load`."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        tokenizer: Tokenizer,
+        preprocess: PreprocessConfig,
+        config: dict[str, Any],
+        source: Path,
+    ) -> None:
+        self.backend = backend
+        self.tokenizer = tokenizer
+        self.preprocessor = ImagePreprocessor(preprocess)
+        self.config = config
+        self.source = source
+
+    @classmethod
+    def load(
+        cls,
+        model: str | Path = "default",
+        device: str = "cpu",
+        backend: Literal["torch", "onnx"] = "torch",
+        threads: int | None = None,
+    ) -> Recognizer:
+        """Load a built-in model name (``default``, ``default-zh``) or a path.
+
+        torch: an artifact directory (``model.safetensors`` + ``config.json``) or either file in it.
+        onnx: a ``.onnx`` file with the artifact's ``config.json`` beside it, or a directory holding both.
+        ``threads`` sets intra-op threads: ``torch.set_num_threads`` (process-wide) or the onnxruntime
+        session's ``intra_op_num_threads``.
+        """
+        from scenetext.models.artifact import artifact_charset, artifact_preprocess, read_artifact_config
+
+        if backend not in BACKENDS:
+            raise ScenetextError(f"backend {backend!r}: expected one of {', '.join(BACKENDS)}")
+        if threads is not None and threads < 1:
+            raise ScenetextError(f"threads {threads}: must be at least 1")
+        path = _resolve_source(model)
+        if backend == "onnx":
+            onnx_path = _onnx_file(path)
+            config = read_artifact_config(onnx_path.parent)
+            tokenizer = Tokenizer(artifact_charset(config))
+            runner: Backend = OnnxBackend(onnx_path, device, threads)
+            return cls(runner, tokenizer, artifact_preprocess(config), config, onnx_path)
+        if path.suffix.lower() == ".onnx":
+            raise ScenetextError(f"{path}: an ONNX file needs backend='onnx' (--backend onnx)")
+        import torch
+
+        from scenetext.inference.backends import torch_device
+        from scenetext.models.artifact import load_artifact
+
+        if threads is not None:
+            torch.set_num_threads(threads)
+        torch_device(device)
+        net, tokenizer, preprocess, config = load_artifact(path, device)
+        return cls(TorchBackend(net, device), tokenizer, preprocess, config, path)
+
+    @property
+    def model_name(self) -> str:
+        return str(self.config["model"]["name"])
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """(height, width) of the model input."""
+        return self.preprocessor.config.height, self.preprocessor.config.width
+
+    def __repr__(self) -> str:
+        return (
+            f"Recognizer(model={self.model_name!r}, charset={self.tokenizer.charset.name!r}, "
+            f"backend={self.backend.name!r}, device={self.backend.device!r}, source='{self.source}')"
+        )
+
+    def preprocess(self, image: ImageSource) -> np.ndarray:
+        """Decode and preprocess one image to the model's float32 3 x H x W input."""
+        return self.preprocessor(load_image(image))
+
+    def read(
+        self,
+        images: ImageSource | Sequence[ImageSource],
+        batch_size: int = 32,
+        return_attention: bool = False,
+        errors: Literal["raise", "keep"] = "raise",
+    ) -> RecognitionResult | list[RecognitionResult]:
+        """Read one image (returns one result) or many (returns a list, in input order).
+
+        Images are paths, encoded bytes, PIL images or numpy arrays (H x W, H x W x 3 RGB, H x W x 4; a
+        4-D array is a batch). A bad image raises a one-line ScenetextError naming it, or, with
+        ``errors="keep"``, yields a result whose ``error`` says why while the other images are still read.
+        """
+        if batch_size < 1:
+            raise ScenetextError(f"batch_size {batch_size}: must be at least 1")
+        if errors not in ("raise", "keep"):
+            raise ScenetextError(f"errors {errors!r}: expected 'raise' or 'keep'")
+        items, single = _as_list(images)
+        results: list[RecognitionResult] = []
+        for start in range(0, len(items), batch_size):
+            results.extend(self._read_batch(items[start : start + batch_size], return_attention, errors))
+        return results[0] if single else results
+
+    def _read_batch(self, items: list[Any], return_attention: bool, errors: str) -> list[RecognitionResult]:
+        arrays: list[np.ndarray] = []
+        failures: dict[int, str] = {}
+        for index, item in enumerate(items):
+            try:
+                arrays.append(self.preprocess(item))
+            except ScenetextError as exc:
+                if errors == "raise":
+                    raise
+                failures[index] = str(exc)
+        decoded: list[RecognitionResult] = []
+        if arrays:
+            probs, attention = self.backend.run(np.stack(arrays), return_attention)
+            positions = _character_positions(probs) if attention is not None else None
+            for row, (text, confidence, char_probs) in enumerate(self.tokenizer.decode_probs(probs)):
+                maps = None
+                if attention is not None and positions is not None:
+                    maps = np.ascontiguousarray(attention[row, positions[row]], dtype=np.float32)
+                decoded.append(RecognitionResult(text, confidence, char_probs, maps))
+        out: list[RecognitionResult] = []
+        good = iter(decoded)
+        for index, item in enumerate(items):
+            result = RecognitionResult("", 0.0, error=failures[index]) if index in failures else next(good)
+            if isinstance(item, str | Path):
+                result.source = str(item)
+            out.append(result)
+        return out
+
+    def attention_strip(
+        self, image: ImageSource, result: RecognitionResult, scale: float = 2.0
+    ) -> Image.Image:
+        """The attention strip of ``result`` (read with ``return_attention=True``) over ``image``."""
+        if result.attention is None:
+            raise ScenetextError(
+                "attention strip: the result holds no attention maps (read with return_attention)"
+            )
+        view = self.preprocessor.resize(load_image(image))
+        return attention_strip(view, result.text, result.attention, result.char_confidences, scale=scale)
+
+    def parameter_count(self) -> int:
+        """Number of model parameters (torch: the module; onnx: the graph's initializers)."""
+        if isinstance(self.backend, TorchBackend):
+            return sum(p.numel() for p in self.backend.model.parameters())
+        import onnx
+
+        graph = onnx.load(str(self.source), load_external_data=False).graph
+        return int(sum(np.prod(init.dims, dtype=np.int64) for init in graph.initializer))
