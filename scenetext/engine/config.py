@@ -138,9 +138,15 @@ class ScheduleConfig:
 
 @dataclass(config=_SCHEMA)
 class TrainerConfig:
-    """Lightning Trainer settings. ``val_check_interval`` counts optimizer steps."""
+    """Lightning Trainer settings. ``val_check_interval`` counts optimizer steps.
 
-    max_steps: int = 1000
+    The run length is ``max_steps`` optimizer steps, or ``max_epochs`` passes over the training data (then
+    ``max_steps = max_epochs * floor(samples / (batch_size * processes)) / accumulate_grad_batches``, the
+    count the NASTR schedule was built from, spec-nastr §5.2). Set one of the two to null.
+    """
+
+    max_steps: int | None = 1000
+    max_epochs: int | None = None
     val_check_interval: int = 1000
     accelerator: str = "auto"
     devices: int | str | list[int] = "auto"

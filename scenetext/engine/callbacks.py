@@ -1,0 +1,201 @@
+"""Training callbacks: throughput, console reports, sample predictions in TensorBoard, artifact export."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.callbacks import Callback, RichProgressBar
+from lightning.pytorch.utilities import rank_zero_only
+
+from scenetext.engine.lightning_module import MONITOR, RecognitionSystem
+
+log = logging.getLogger("scenetext.train")
+
+
+def _fmt_duration(seconds: float) -> str:
+    return str(timedelta(seconds=int(max(0.0, seconds))))
+
+
+class Throughput(Callback):
+    """Images per second of the whole training loop (data loading included), summed over processes.
+
+    Measured between consecutive batch ends over a sliding window, so the figure reflects the current speed,
+    and shown on the progress bar and in TensorBoard as ``train/images_per_sec``.
+    """
+
+    def __init__(self, window: int = 50) -> None:
+        self._times: deque[float] = deque(maxlen=window)
+        self._images: deque[int] = deque(maxlen=window)
+        self._last: float | None = None
+        self.images_per_sec = 0.0
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        now = time.perf_counter()
+        if self._last is not None:
+            self._times.append(now - self._last)
+            self._images.append(len(batch) * trainer.world_size)
+            elapsed = sum(self._times)
+            if elapsed > 0:
+                self.images_per_sec = sum(self._images) / elapsed
+                pl_module.log("train/images_per_sec", self.images_per_sec, prog_bar=True, rank_zero_only=True)
+        self._last = now
+
+    def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._last = None  # validation time is not training throughput
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._last = None
+
+
+class RunProgressBar(RichProgressBar):
+    """Rich progress bar whose total is the whole run (``max_steps``), so its ETA is the run's ETA.
+
+    Training reads one endless stream of batches (the ratio sampler restarts each source), so Lightning sees
+    a single epoch of unknown length; the run length is ``max_steps`` optimizer steps.
+    """
+
+    @property
+    def total_train_batches(self) -> int | float:
+        trainer = self.trainer
+        total = trainer.max_steps * trainer.accumulate_grad_batches
+        return min(super().total_train_batches, total) if total > 0 else super().total_train_batches
+
+
+class ConsoleReport(Callback):
+    """Concise console lines: training status every ``every_n_steps`` (when there is no progress bar), one
+    line per validation, and the validation's sample predictions as a TensorBoard text panel."""
+
+    def __init__(self, every_n_steps: int | None, throughput: Throughput) -> None:
+        self.every_n_steps = every_n_steps
+        self.throughput = throughput
+        self._start_time = time.monotonic()
+        self._start_step = 0
+        self._last_logged = -1
+
+    @rank_zero_only
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._start_time = time.monotonic()
+        self._start_step = trainer.global_step
+        if trainer.global_step:
+            log.info("resumed at step %d of %d", trainer.global_step, trainer.max_steps)
+
+    @rank_zero_only
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        step = trainer.global_step
+        if not self.every_n_steps or step == self._last_logged or step % self.every_n_steps:
+            return
+        self._last_logged = step
+        metrics = trainer.callback_metrics
+        losses = " ".join(
+            f"{key.removeprefix('train/')} {float(value):.4f}"
+            for key, value in metrics.items()
+            if key.startswith("train/") and key != "train/images_per_sec"
+        )
+        lr = trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else float("nan")
+        elapsed = time.monotonic() - self._start_time
+        done = max(1, step - self._start_step)
+        eta = elapsed / done * (trainer.max_steps - step)
+        log.info(
+            "step %d/%d | %s | lr %.3g | %.0f img/s | elapsed %s | eta %s",
+            step,
+            trainer.max_steps,
+            losses,
+            lr,
+            self.throughput.images_per_sec,
+            _fmt_duration(elapsed),
+            _fmt_duration(eta),
+        )
+
+    @rank_zero_only
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking or not isinstance(pl_module, RecognitionSystem):
+            return
+        result = pl_module.last_validation
+        if result is None:
+            return
+        subsets = result["subsets"]
+        weighted = result["average"]["weighted"]
+        total = sum(s["n"] for s in subsets.values())
+        checkpoint = trainer.checkpoint_callback
+        best = getattr(checkpoint, "best_model_score", None)
+        best_text = f" | best {float(best):.2f}" if best is not None else ""
+        per_subset = ""
+        if len(subsets) > 1:
+            per_subset = " | " + ", ".join(f"{name} {s['accuracy']:.1f}" for name, s in subsets.items())
+        log.info(
+            "validation at step %d: accuracy %.2f%% 1-NED %.2f (%d images, %d subsets)%s%s",
+            trainer.global_step,
+            weighted["accuracy"],
+            weighted["ned"],
+            total,
+            len(subsets),
+            best_text,
+            per_subset,
+        )
+        self._log_samples(trainer, pl_module)
+
+    @staticmethod
+    def _log_samples(trainer: L.Trainer, pl_module: RecognitionSystem) -> None:
+        writer = getattr(trainer.logger, "experiment", None)
+        if writer is None or not hasattr(writer, "add_text") or not pl_module.last_samples:
+            return
+        rows = ["| subset | ground truth | prediction |", "|---|---|---|"]
+        for subset, label, prediction in pl_module.last_samples:
+            mark = "" if label == prediction else " ✗"
+            rows.append(f"| {subset} | `{label}` | `{prediction}`{mark} |")
+        writer.add_text("val/samples", "\n".join(rows), trainer.global_step)
+
+
+class BestArtifactExport(Callback):
+    """Writes the inference artifact (``run_dir/best``) whenever ModelCheckpoint saves a new best.
+
+    It hooks ``on_save_checkpoint``: ModelCheckpoint records the new best score before writing, and the dict
+    being saved already holds the averaged weights when EMA is on (the EMA callback runs first), so the
+    artifact always matches ``best.ckpt``. Without validation data the final weights are exported at the end.
+    """
+
+    def __init__(self, directory: Path, export: Any) -> None:
+        self.directory = Path(directory)
+        self.export = export  # callable(state_dict, extra) writing the artifact
+        self.exported_score: float | None = None
+
+    def on_save_checkpoint(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        callback = trainer.checkpoint_callback
+        score = getattr(callback, "best_model_score", None)
+        if score is None or not trainer.is_global_zero:
+            return
+        score = float(score)
+        if self.exported_score is not None and score == self.exported_score:
+            return
+        state = checkpoint["state_dict"]
+        weights = {k[len("model.") :]: v for k, v in state.items() if k.startswith("model.")}
+        self.export(weights, {"step": trainer.global_step, MONITOR: score})
+        self.exported_score = score
+        log.info("best weights (accuracy %.2f%%) exported to %s", score, self.directory)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.is_global_zero or self.exported_score is not None:
+            return
+        if (self.directory / "model.safetensors").exists():
+            return
+        weights = {k: v for k, v in pl_module.model.state_dict().items()}  # type: ignore[union-attr]
+        self.export(weights, {"step": trainer.global_step})
+        log.info("no validation score: exported the final weights to %s", self.directory)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"exported_score": self.exported_score}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.exported_score = state_dict.get("exported_score")

@@ -1,0 +1,350 @@
+"""Run a training recipe with Lightning: model, data, callbacks, checkpoints, resume and export.
+
+Layout of a run directory (``run.output_dir/run.name``)::
+
+    config.yaml            the resolved recipe (rewritten on resume; differences are logged)
+    checkpoints/best.ckpt  full training state at the best validation word accuracy
+    checkpoints/last.ckpt  full training state at the latest validation (and at the end)
+    best/                  inference artifact of the best weights (model.safetensors + config.json)
+    tensorboard/           losses, LR, beta1, images/s, accuracies and sample predictions
+
+Lightning does the loop, devices (DDP under torchrun or SLURM is detected by Lightning itself), precision,
+clipping and accumulation; this module only assembles the pieces from a :class:`Config`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scenetext.engine.config import Config, config_differences, load_config, save_config
+from scenetext.errors import ScenetextError
+
+log = logging.getLogger("scenetext.train")
+
+
+@dataclass
+class BuiltModel:
+    """A model built from a recipe, with everything needed to train, validate and export it."""
+
+    model: Any
+    tokenizer: Any
+    charset: Any
+    preprocess: Any
+    options: dict[str, Any]
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    best_score: float | None
+    best_checkpoint: Path | None
+    artifact: Path | None
+    global_step: int
+
+
+def resolve_charset_spec(spec: str, recipe_dir: Path | None) -> str:
+    """A built-in name, a path as given, or a path relative to the recipe's directory or its parents."""
+    from scenetext.data.charset import Charset
+
+    if spec in Charset.builtin_names() or Path(spec).is_file() or recipe_dir is None:
+        return spec
+    for base in (recipe_dir, *recipe_dir.parents):
+        candidate = base / spec
+        if candidate.is_file():
+            return str(candidate)
+    return spec
+
+
+def build_from_config(config: Config, recipe_dir: Path | None = None) -> BuiltModel:
+    """Charset, tokenizer, model (with ``init_from`` weights) and preprocessing config of a recipe."""
+    from scenetext.data.charset import Charset, Tokenizer
+    from scenetext.data.preprocess import PreprocessConfig
+    from scenetext.models.artifact import build_options
+    from scenetext.models.registry import build_model
+
+    charset = Charset.from_spec(resolve_charset_spec(config.model.charset, recipe_dir))
+    tokenizer = Tokenizer(charset)
+    options = {**config.model.options, "max_length": config.model.max_length}
+    try:
+        model = build_model(config.model.name, tokenizer.num_classes, **build_options(options))
+    except ScenetextError:
+        raise
+    except ValueError as exc:
+        raise ScenetextError(f"model.name/options: {exc}") from None
+    interpolation = config.preprocess.interpolation or getattr(model, "interpolation", "bilinear")
+    preprocess = PreprocessConfig(
+        height=int(model.img_size[0]),
+        width=int(model.img_size[1]),
+        normalize=model.normalize,
+        keep_ratio=config.preprocess.keep_ratio,
+        rotate_tall=config.preprocess.rotate_tall,
+        interpolation=interpolation,
+    )
+    if config.model.init_from:
+        load_initial_weights(model, config.model.init_from, charset)
+    return BuiltModel(model, tokenizer, charset, preprocess, options)
+
+
+def load_initial_weights(model: Any, source: str, charset: Any) -> None:
+    """Strictly load weights from an artifact or a training checkpoint (``model.init_from``)."""
+    from scenetext.engine.checkpointing import model_weights_from_checkpoint
+    from scenetext.models.artifact import (
+        WEIGHTS_FILE,
+        artifact_charset,
+        artifact_dir,
+        load_weights_strict,
+        read_artifact_config,
+        read_safetensors,
+    )
+
+    path = Path(source)
+    if path.suffix == ".ckpt":
+        weights = model_weights_from_checkpoint(path)
+    else:
+        directory = artifact_dir(path)
+        stored = artifact_charset(read_artifact_config(directory))
+        if stored.chars != charset.chars:
+            raise ScenetextError(
+                f"model.init_from {source}: its charset ({len(stored)} characters) differs from the recipe's "
+                f"({len(charset)}); class indices would not line up"
+            )
+        weights = read_safetensors(directory / WEIGHTS_FILE)
+    load_weights_strict(model, weights, f"model.init_from {source}")
+    log.info("initialised weights from %s", source)
+
+
+def check_config(config: Config) -> None:
+    """Cross-field checks the schema cannot express; each failure is one line naming the keys."""
+    if not config.data.train:
+        raise ScenetextError("data.train: no training source (add an LMDB root or a synth source)")
+    for i, source in enumerate(config.data.train):
+        if source.kind == "lmdb" and not source.roots:
+            raise ScenetextError(f"data.train.{i}.roots: an lmdb source needs at least one root")
+        if source.ratio <= 0:
+            raise ScenetextError(f"data.train.{i}.ratio: must be positive, got {source.ratio}")
+    label_max = config.data.label.max_length
+    if label_max is None or label_max > config.model.max_length:
+        raise ScenetextError(
+            f"data.label.max_length ({label_max}) must be set and at most model.max_length "
+            f"({config.model.max_length}): longer labels cannot be decoded"
+        )
+    steps, epochs = config.trainer.max_steps, config.trainer.max_epochs
+    if (steps is None) == (epochs is None):
+        raise ScenetextError(
+            "trainer.max_steps / trainer.max_epochs: set exactly one of them (the other null)"
+        )
+    if (steps is not None and steps < 1) or (epochs is not None and epochs < 1):
+        raise ScenetextError("trainer.max_steps / trainer.max_epochs: must be positive")
+    if config.trainer.val_check_interval < 1:
+        raise ScenetextError("trainer.val_check_interval: must be positive")
+
+
+def _run_paths(config: Config, resume: str | None) -> tuple[Path, Path | None]:
+    """The run directory and the checkpoint to resume from (None for a fresh run)."""
+    if resume is None:
+        run_dir = Path(config.run.output_dir) / config.run.name
+        checkpoints = run_dir / "checkpoints"
+        if checkpoints.is_dir() and any(checkpoints.glob("*.ckpt")):
+            raise ScenetextError(
+                f"{run_dir}: this run already has checkpoints; continue it with --resume {run_dir} "
+                "or start a new one with run.name=NEW_NAME"
+            )
+        return run_dir, None
+    path = Path(resume)
+    if path.is_dir():
+        checkpoint = path / "checkpoints" / "last.ckpt"
+        if not checkpoint.is_file():
+            raise ScenetextError(f"--resume {resume}: no checkpoints/last.ckpt in this run directory")
+        return path, checkpoint
+    if not path.is_file():
+        raise ScenetextError(f"--resume {resume}: no such checkpoint or run directory")
+    run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
+    return run_dir, path
+
+
+def _setup_logging() -> None:
+    """Our concise lines on stdout; Lightning's chatter (tips, device banners) only when it warns."""
+    logger = logging.getLogger("scenetext")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
+        logger.addHandler(handler)
+        logger.propagate = False
+    logger.setLevel(logging.INFO)
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    logging.getLogger("lightning.fabric").setLevel(logging.WARNING)
+    for pattern in (".*does not have many workers.*", ".*LeafSpec.* is deprecated.*"):
+        warnings.filterwarnings("ignore", pattern)
+
+
+def _strategy(config: Config) -> Any:
+    trainer = config.trainer
+    if trainer.find_unused_parameters and trainer.strategy in ("auto", "ddp"):
+        from lightning.pytorch.strategies import DDPStrategy
+
+        return DDPStrategy(find_unused_parameters=True)
+    return trainer.strategy
+
+
+def train(
+    config: Config, resume: str | None = None, recipe_dir: Path | None = None, progress: bool | None = None
+) -> TrainResult:
+    """Train ``config`` (or continue the run at ``resume``); returns where the results are."""
+    import lightning as L
+    from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+    from lightning.pytorch.callbacks.weight_averaging import EMAWeightAveraging
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    from scenetext.engine.callbacks import (
+        BestArtifactExport,
+        ConsoleReport,
+        RunProgressBar,
+        Throughput,
+    )
+    from scenetext.engine.checkpointing import AtomicCheckpointIO, remove_stale_temporaries
+    from scenetext.engine.datamodule import RecognitionDataModule, discover_subsets
+    from scenetext.engine.lightning_module import MONITOR, RecognitionSystem
+    from scenetext.models.artifact import save_artifact
+
+    _setup_logging()
+    check_config(config)
+    run_dir, checkpoint = _run_paths(config, resume)
+    config_path = run_dir / "config.yaml"
+    if checkpoint is not None and config_path.is_file():
+        changed = config_differences(load_config(config_path), config)
+        if changed:
+            log.warning("resuming with a changed recipe: %s", ", ".join(changed))
+    save_config(config, config_path)
+    remove_stale_temporaries(run_dir / "checkpoints")
+    L.seed_everything(config.run.seed, workers=True, verbose=False)
+
+    built = build_from_config(config, recipe_dir)
+    subsets = discover_subsets(config.data.val)
+    data = RecognitionDataModule(config.data, built.preprocess, built.charset, config.run.seed, subsets)
+    system = RecognitionSystem(
+        built.model,
+        built.tokenizer,
+        config.optim,
+        config.schedule,
+        config.eval.protocol,
+        [name for name, _ in subsets],
+        config.trainer.sample_predictions,
+    )
+    parameters = sum(p.numel() for p in built.model.parameters() if p.requires_grad)
+    log.info(
+        "run %s: model %s (%.2f M trainable parameters, %d classes, input %dx%d), %d validation subsets",
+        run_dir,
+        config.model.name,
+        parameters / 1e6,
+        built.tokenizer.num_classes,
+        built.preprocess.height,
+        built.preprocess.width,
+        len(subsets),
+    )
+
+    def export(weights: dict[str, Any], extra: dict[str, Any]) -> None:
+        save_artifact(
+            run_dir / "best",
+            built.model,
+            model_name=config.model.name,
+            model_options=built.options,
+            charset=built.charset,
+            preprocess=built.preprocess,
+            protocol=config.eval.protocol,
+            extra={"run": config.run.name, **extra},
+            state_dict=weights,
+        )
+
+    tc = config.trainer
+    has_val = bool(subsets)
+    if has_val:
+        checkpointing = ModelCheckpoint(
+            dirpath=run_dir / "checkpoints",
+            filename="best",
+            monitor=MONITOR,
+            mode="max",
+            save_top_k=1,
+            save_last=True,
+            auto_insert_metric_name=False,
+            enable_version_counter=False,
+        )
+    else:
+        checkpointing = ModelCheckpoint(
+            dirpath=run_dir / "checkpoints",
+            save_top_k=0,
+            save_last=True,
+            every_n_train_steps=tc.val_check_interval,
+            enable_version_counter=False,
+        )
+    use_rich = progress if progress is not None else tc.progress_bar == "rich"
+    if progress is None and tc.progress_bar == "auto":
+        use_rich = sys.stdout.isatty()
+    throughput = Throughput()
+    callbacks: list[Any] = [throughput, LearningRateMonitor(logging_interval="step", log_momentum=True)]
+    if config.ema.enabled:
+        callbacks.append(
+            EMAWeightAveraging(decay=config.ema.decay, update_starting_at_step=config.ema.start_step or None)
+        )
+    callbacks += [
+        BestArtifactExport(run_dir / "best", export),
+        ConsoleReport(None if use_rich else tc.log_every_n_steps, throughput),
+        checkpointing,
+    ]
+    if use_rich:
+        callbacks.append(RunProgressBar())
+    trainer = L.Trainer(
+        default_root_dir=run_dir,
+        max_steps=tc.max_steps if tc.max_steps is not None else -1,
+        max_epochs=-1,
+        val_check_interval=tc.val_check_interval * tc.accumulate_grad_batches if has_val else None,
+        check_val_every_n_epoch=None,
+        limit_val_batches=tc.limit_val_batches if has_val else 0,
+        num_sanity_val_steps=tc.num_sanity_val_steps if has_val else 0,
+        accelerator=tc.accelerator,
+        devices=tc.devices,
+        num_nodes=tc.num_nodes,
+        strategy=_strategy(config),
+        precision=tc.precision,
+        gradient_clip_val=tc.gradient_clip_val,
+        gradient_clip_algorithm="norm",
+        accumulate_grad_batches=tc.accumulate_grad_batches,
+        log_every_n_steps=tc.log_every_n_steps,
+        deterministic=tc.deterministic,
+        logger=TensorBoardLogger(str(run_dir), name="tensorboard", version="", default_hp_metric=False),
+        callbacks=callbacks,
+        plugins=[AtomicCheckpointIO()],
+        enable_progress_bar=use_rich,
+        enable_model_summary=False,
+        use_distributed_sampler=False,
+    )
+    if tc.max_epochs is not None:
+        per_epoch = (
+            data.train_size() // (config.data.batch_size * trainer.world_size) // tc.accumulate_grad_batches
+        )
+        if per_epoch < 1:
+            raise ScenetextError("trainer.max_epochs: the training data is smaller than one global batch")
+        trainer.fit_loop.epoch_loop.max_steps = tc.max_epochs * per_epoch
+        log.info("%d epochs of %d steps: %d steps", tc.max_epochs, per_epoch, trainer.max_steps)
+    trainer.fit(system, datamodule=data, ckpt_path=str(checkpoint) if checkpoint else None)
+
+    best_path = Path(checkpointing.best_model_path) if checkpointing.best_model_path else None
+    best_score = float(checkpointing.best_model_score) if checkpointing.best_model_score is not None else None
+    artifact = run_dir / "best" if (run_dir / "best" / "model.safetensors").exists() else None
+    if system.skipped_samples:
+        log.warning("%d unreadable training samples were skipped", system.skipped_samples)
+    if best_score is not None:
+        log.info(
+            "done at step %d: best accuracy %.2f%% (%s); artifact %s",
+            trainer.global_step,
+            best_score,
+            best_path,
+            artifact,
+        )
+    else:
+        log.info("done at step %d; artifact %s", trainer.global_step, artifact)
+    return TrainResult(run_dir, best_score, best_path, artifact, trainer.global_step)
