@@ -1,0 +1,159 @@
+"""The hard-case categories, mirroring the Union14M-Benchmark subsets: each draws what text to render, which
+font styles to prefer and a :class:`Style` (layout, warps, decoration, clutter, camera effects)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from scenetext.synth.render import Style
+
+REGULAR_KINDS = {
+    "en": {"sans": 0.4, "serif": 0.3, "mono": 0.1, "display": 0.1, "handwriting": 0.1},
+    "zh": {"hei": 0.45, "song": 0.3, "kai": 0.15, "handwriting-kai": 0.05, "display": 0.05},
+}
+ARTISTIC_KINDS = {
+    "en": {"display": 0.45, "handwriting": 0.35, "serif": 0.1, "sans": 0.1},
+    "zh": {"handwriting-kai": 0.35, "display": 0.3, "kai": 0.2, "hei": 0.15},
+}
+
+
+@dataclass
+class Plan:
+    """What one sample will be: the kind of text, the preferred font kinds (weights) and the style."""
+
+    text_kind: str  # word | phrase | random | structured
+    font_kinds: dict[str, float]
+    style: Style
+    upper: bool = False  # uppercase the text (stacked Latin signs are mostly capitals)
+    max_chars: int | None = None
+
+
+def _camera(style: Style, rng: np.random.Generator, strength: float = 1.0) -> Style:
+    """Typical capture degradations; ``strength`` scales how often and how much."""
+    if rng.random() < 0.3 * strength:
+        style.blur = float(rng.uniform(0.3, 0.9))
+    if rng.random() < 0.08 * strength:
+        style.motion_blur = int(rng.integers(3, 6))
+    if rng.random() < 0.3 * strength:
+        style.noise = float(rng.uniform(2, 10))
+    if rng.random() < 0.1 * strength:
+        style.low_res = float(rng.uniform(1.3, 2.0))
+    if rng.random() < 0.3 * strength:
+        style.jpeg = int(rng.integers(30, 91))
+    return style
+
+
+def _decoration(style: Style, rng: np.random.Generator, p: float) -> Style:
+    if rng.random() < p:
+        style.border = float(rng.uniform(0.04, 0.1))
+    if rng.random() < p:
+        style.shadow = True
+    if rng.random() < 0.1:
+        style.spacing = float(rng.uniform(0.05, 0.3))
+    return style
+
+
+def _mild_geometry(style: Style, rng: np.random.Generator) -> Style:
+    style.rotation = float(np.clip(rng.normal(0, 2.5), -8, 8))
+    if rng.random() < 0.5:
+        style.perspective = float(rng.uniform(0.02, 0.1))
+    if rng.random() < 0.2:
+        style.shear = float(rng.uniform(-0.25, 0.25))
+    return style
+
+
+def general(lang: str, rng: np.random.Generator) -> Plan:
+    style = _camera(_decoration(_mild_geometry(Style(), rng), rng, 0.15), rng)
+    text_kind = "structured" if rng.random() < 0.25 else "word"
+    return Plan(text_kind, REGULAR_KINDS[lang], style)
+
+
+def curve(lang: str, rng: np.random.Generator) -> Plan:
+    style = Style()
+    if rng.random() < 0.7:
+        style.curve = "arc-down" if rng.random() < 0.6 else "arc-up"
+        style.curve_amount = float(rng.uniform(40, 150))
+    else:
+        style.curve = "sine"
+        style.curve_amount = float(rng.uniform(0.15, 0.4))
+    style.rotation = float(rng.normal(0, 5))
+    if rng.random() < 0.3:
+        style.perspective = float(rng.uniform(0.02, 0.08))
+    style = _camera(_decoration(style, rng, 0.2), rng)
+    return Plan("word" if rng.random() < 0.85 else "structured", REGULAR_KINDS[lang], style)
+
+
+def multi_oriented(lang: str, rng: np.random.Generator) -> Plan:
+    style = Style()
+    r = rng.random()
+    upper = False
+    max_chars = None
+    if r < 0.35:  # upright characters stacked top to bottom
+        style.layout = "vertical"
+        style.rotation = float(rng.normal(0, 2))
+        upper = lang == "en" and rng.random() < 0.7
+        max_chars = 10
+    elif r < 0.55:  # the whole line turned by about 90 degrees
+        style.layout = "rotated"
+        style.rotation = float(rng.normal(0, 4))
+        max_chars = 14
+    else:  # strongly rotated, with perspective
+        angle = float(rng.uniform(15, 75))
+        style.rotation = angle if rng.random() < 0.5 else -angle
+        style.perspective = float(rng.uniform(0.0, 0.12))
+        max_chars = 14
+    style = _camera(_decoration(style, rng, 0.15), rng)
+    return Plan("word" if rng.random() < 0.85 else "structured", REGULAR_KINDS[lang], style, upper, max_chars)
+
+
+def artistic(lang: str, rng: np.random.Generator) -> Plan:
+    style = _mild_geometry(Style(), rng)
+    style.fill = ("solid", "gradient", "texture")[int(rng.choice(3, p=[0.3, 0.3, 0.4]))]
+    if rng.random() < 0.55:
+        style.border = float(rng.uniform(0.08, 0.2))
+    if rng.random() < 0.3:
+        style.extrusion = float(rng.uniform(0.06, 0.15))
+    style.shadow = rng.random() < 0.4
+    if rng.random() < 0.25:
+        style.elastic = float(rng.uniform(0.03, 0.08))
+    if rng.random() < 0.2:
+        style.curve = "sine"
+        style.curve_amount = float(rng.uniform(0.1, 0.25))
+    if rng.random() < 0.2:
+        style.spacing = float(rng.uniform(0.05, 0.3))
+    style.background = ("photo", "texture", None)[int(rng.integers(3))]
+    style = _camera(style, rng, 0.6)
+    return Plan("word", ARTISTIC_KINDS[lang], style, upper=lang == "en" and rng.random() < 0.3)
+
+
+def contextless(lang: str, rng: np.random.Generator) -> Plan:
+    style = _camera(_decoration(_mild_geometry(Style(), rng), rng, 0.15), rng)
+    return Plan("random", REGULAR_KINDS[lang], style)
+
+
+def salient(lang: str, rng: np.random.Generator) -> Plan:
+    style = _camera(_decoration(_mild_geometry(Style(), rng), rng, 0.15), rng)
+    style.distractors = int(rng.integers(1, 4)) if rng.random() < 0.85 else 0
+    style.clutter = int(rng.integers(1, 5)) if rng.random() < 0.6 else 0
+    style.pad_x = (0.3, 0.8)
+    style.pad_y = (0.1, 0.35)
+    style.background = ("photo", "texture", "noise", None)[int(rng.integers(4))]
+    return Plan("word" if rng.random() < 0.8 else "structured", REGULAR_KINDS[lang], style)
+
+
+def multi_words(lang: str, rng: np.random.Generator) -> Plan:
+    style = _camera(_decoration(_mild_geometry(Style(), rng), rng, 0.15), rng)
+    return Plan("phrase", REGULAR_KINDS[lang], style)
+
+
+PLANNERS = {
+    "general": general,
+    "curve": curve,
+    "multi-oriented": multi_oriented,
+    "artistic": artistic,
+    "contextless": contextless,
+    "salient": salient,
+    "multi-words": multi_words,
+}
