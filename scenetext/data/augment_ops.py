@@ -278,10 +278,12 @@ def sharpness(image: np.ndarray, factor: float) -> np.ndarray:
     return np.asarray(ImageEnhance.Sharpness(Image.fromarray(image)).enhance(factor))
 
 
-def in_square(image: np.ndarray, run: Callable[[np.ndarray], np.ndarray], side: int = 224) -> np.ndarray:
-    """Run ``run`` on the image stretched to ``side`` x ``side`` and stretch the result back, as STRAug's
-    Rotate does (so a rotation of a wide crop reads as a milder, sheared tilt once back at text aspect)."""
+def in_square(image: np.ndarray, run: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Run ``run`` on the image stretched to a square and stretch the result back, as STRAug's Rotate does
+    (so a rotation of a wide crop reads as a milder, sheared tilt once back at text aspect). STRAug's square
+    is 224 px; the geometry does not depend on the side, so the longer image side is used (cheaper)."""
     h, w = image.shape[:2]
+    side = max(h, w)
     out = run(cv2.resize(image, (side, side), interpolation=cv2.INTER_CUBIC))
     return cv2.resize(out, (w, h), interpolation=cv2.INTER_AREA if out.shape[0] > h else cv2.INTER_CUBIC)
 
