@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 from PIL import ImageFont
 
+from scenetext.errors import ScenetextError
 from scenetext.synth.sampling import weighted_index
 
 SYSTEM_FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", "~/.local/share/fonts", "~/.fonts")
@@ -256,6 +257,9 @@ def _index_file(source: str | bytes, label: str) -> list[dict]:
 def find_font_files(dirs: Sequence[str | Path] | None = None) -> list[Path]:
     """Every font file under ``dirs`` (default: the system font directories), sorted for determinism."""
     roots = [Path(d).expanduser() for d in (dirs if dirs else SYSTEM_FONT_DIRS)]
+    for root in roots if dirs else ():
+        if not root.exists():
+            raise ScenetextError(f"fonts {root}: no such file or directory")
     files: set[Path] = set()
     for root in roots:
         if root.is_file() and root.suffix.lower() in FONT_SUFFIXES:
