@@ -34,20 +34,64 @@ def label_key(index: int) -> bytes:
     return b"label-%09d" % (index + 1)
 
 
+class CorruptRecordError(ScenetextError):
+    """One record of an LMDB is missing or unreadable; the rest of the LMDB may be fine (datasets skip it)."""
+
+
+_ENVIRONMENTS: dict[str, lmdb.Environment] = {}
+_ENVIRONMENTS_PID = os.getpid()
+
+
+def _open_readonly(path: Path, max_readers: int) -> lmdb.Environment:
+    """This process's read-only environment for ``path``, shared by every reader of that LMDB.
+
+    LMDB forbids opening one environment twice in a process, and py-lmdb refuses it, so readers share one.
+    An environment must not be used across ``fork``: a DataLoader worker (new pid) closes the copies it
+    inherited and opens its own. ``lock=False`` (no reader-table writes: read-only media and many workers
+    both work), ``readahead=False`` (random access over large files), ``meminit=False``.
+    """
+    global _ENVIRONMENTS_PID
+    if _ENVIRONMENTS_PID != os.getpid():
+        for inherited in _ENVIRONMENTS.values():
+            inherited.close()
+        _ENVIRONMENTS.clear()
+        _ENVIRONMENTS_PID = os.getpid()
+    key = os.path.realpath(path)
+    env = _ENVIRONMENTS.get(key)
+    if env is None:
+        try:
+            env = lmdb.open(
+                str(path), readonly=True, lock=False, readahead=False, meminit=False, max_readers=max_readers
+            )
+        except lmdb.Error as exc:
+            raise ScenetextError(f"{path}: cannot open as LMDB: {exc}") from None
+        _ENVIRONMENTS[key] = env
+    return env
+
+
+def close_environments(path: str | Path | None = None) -> None:
+    """Close this process's read-only environment of ``path`` (all when None); readers reopen on demand.
+
+    Needed before an LMDB that is open for reading is replaced or deleted in the same process.
+    """
+    keys = list(_ENVIRONMENTS) if path is None else [os.path.realpath(path)]
+    for key in keys:
+        env = _ENVIRONMENTS.pop(key, None)
+        if env is not None and _ENVIRONMENTS_PID == os.getpid():
+            env.close()
+
+
 class LmdbReader:
     """Read-only access to one LMDB, safe to share with DataLoader workers.
 
-    An LMDB environment must not be used across ``fork``, so the environment is opened lazily and reopened
-    whenever the process id changes; it is also dropped when the reader is pickled (spawn/forkserver workers).
-    Opened with ``lock=False`` (no reader-table writes, so read-only media and many workers both work),
-    ``readahead=False`` (random access over large files) and ``meminit=False``.
+    The environment is opened lazily in each process that reads (see :func:`_open_readonly`), so a reader
+    built in the main process works in forked, spawned or forkserver workers. Missing records raise
+    :class:`CorruptRecordError` naming the LMDB and the 0-based index.
     """
 
     def __init__(self, path: str | Path, max_readers: int = 126) -> None:
         self.path = Path(path)
         self.max_readers = max_readers
-        self._env: lmdb.Environment | None = None
-        self._pid: int | None = None
         if not self.path.is_dir():
             raise ScenetextError(f"{self.path}: not a directory (expected an LMDB folder with data.mdb)")
         if not (self.path / "data.mdb").is_file():
@@ -62,26 +106,9 @@ class LmdbReader:
         if self._length < 0:
             raise ScenetextError(f"{self.path}: 'num-samples' is negative ({self._length})")
 
-    def _environment(self) -> lmdb.Environment:
-        pid = os.getpid()
-        if self._env is None or self._pid != pid:
-            try:
-                self._env = lmdb.open(
-                    str(self.path),
-                    readonly=True,
-                    lock=False,
-                    readahead=False,
-                    meminit=False,
-                    max_readers=self.max_readers,
-                )
-            except lmdb.Error as exc:
-                raise ScenetextError(f"{self.path}: cannot open as LMDB: {exc}") from None
-            self._pid = pid
-        return self._env
-
     def _get(self, key: bytes) -> bytes | None:
         try:
-            with self._environment().begin(write=False, buffers=False) as txn:
+            with _open_readonly(self.path, self.max_readers).begin(buffers=False) as txn:
                 return txn.get(key)
         except lmdb.Error as exc:
             raise ScenetextError(f"{self.path}: cannot read key {key.decode()}: {exc}") from None
@@ -93,65 +120,59 @@ class LmdbReader:
         if not 0 <= index < self._length:
             raise IndexError(f"{self.path}: index {index} out of range (0..{self._length - 1})")
 
-    def read_label(self, index: int) -> str:
-        """The label of the 0-based record ``index``."""
-        self._check_index(index)
-        raw = self._get(label_key(index))
-        if raw is None:
-            raise ScenetextError(
-                f"{self.path}: record {index} has no {label_key(index).decode()} (truncated LMDB?)"
-            )
-        return self._decode_label(index, raw)
+    def _missing(self, index: int, key: bytes) -> CorruptRecordError:
+        return CorruptRecordError(
+            f"{self.path}: record {index} has no {key.decode()} "
+            f"(truncated LMDB? num-samples is {self._length})"
+        )
 
     def _decode_label(self, index: int, raw: bytes) -> str:
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError:
-            raise ScenetextError(f"{self.path}: record {index}: label is not valid UTF-8") from None
+            raise CorruptRecordError(f"{self.path}: record {index}: label is not valid UTF-8") from None
+
+    def read_label(self, index: int) -> str:
+        """The label of the 0-based record ``index``."""
+        self._check_index(index)
+        raw = self._get(label_key(index))
+        if raw is None:
+            raise self._missing(index, label_key(index))
+        return self._decode_label(index, raw)
 
     def read_image(self, index: int) -> bytes:
         """The encoded image bytes of the 0-based record ``index``."""
         self._check_index(index)
         raw = self._get(image_key(index))
         if raw is None:
-            raise ScenetextError(
-                f"{self.path}: record {index} has no {image_key(index).decode()} (truncated LMDB?)"
-            )
+            raise self._missing(index, image_key(index))
         return raw
 
     def read(self, index: int) -> tuple[bytes, str]:
         """``(image bytes, label)`` of the 0-based record ``index``."""
         return self.read_image(index), self.read_label(index)
 
-    def labels(self) -> list[str]:
-        """Every label in order, read in one transaction (fast enough for millions of records)."""
-        labels = []
+    def labels(self, skip_unreadable: bool = False) -> list[str | None]:
+        """Every label in order, read in one transaction.
+
+        A missing or non-UTF-8 label raises :class:`CorruptRecordError`, or is None with ``skip_unreadable``.
+        """
+        labels: list[str | None] = []
         try:
-            with self._environment().begin(write=False, buffers=False) as txn:
+            with _open_readonly(self.path, self.max_readers).begin(buffers=False) as txn:
                 for index in range(self._length):
-                    raw = txn.get(label_key(index))
-                    if raw is None:
-                        raise ScenetextError(
-                            f"{self.path}: record {index} has no {label_key(index).decode()} "
-                            f"(truncated LMDB: num-samples says {self._length})"
-                        )
-                    labels.append(self._decode_label(index, raw))
+                    try:
+                        raw = txn.get(label_key(index))
+                        if raw is None:
+                            raise self._missing(index, label_key(index))
+                        labels.append(self._decode_label(index, raw))
+                    except CorruptRecordError:
+                        if not skip_unreadable:
+                            raise
+                        labels.append(None)
         except lmdb.Error as exc:
             raise ScenetextError(f"{self.path}: cannot read labels: {exc}") from None
         return labels
-
-    def close(self) -> None:
-        """Close the environment of this process (it reopens on the next read)."""
-        if self._env is not None and self._pid == os.getpid():
-            self._env.close()
-        self._env = None
-        self._pid = None
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        state["_env"] = None
-        state["_pid"] = None
-        return state
 
     def __repr__(self) -> str:
         return f"LmdbReader({str(self.path)!r}, {self._length} samples)"
@@ -260,6 +281,7 @@ class LmdbWriter:
         assert self._tmp_dir is not None
         out = self.output_dir
         self._check_destination()
+        close_environments(out)
         os.chmod(self._tmp_dir, 0o777 & ~_umask())  # mkdtemp made it private; give it normal permissions
         if out.is_dir() and any(out.iterdir()):
             backup = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
