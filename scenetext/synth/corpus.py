@@ -79,8 +79,6 @@ class Corpus:
             self.user_words += [w for w in _read_word_list(path) if self._fits(w)]
         if word_lists and not self.user_words:
             raise ScenetextError(f"word lists {', '.join(word_lists)}: no word fits charset {charset.name}")
-        if not self.words and not self.user_words:
-            raise ScenetextError(f"charset {charset.name}: no {lang} word fits it")
         alnum = [c for c in charset.chars if c.isascii() and c.isalnum()]
         self.hanzi = [c for c in charset.chars if is_hanzi(c)]
         self.symbols = [c for c in charset.chars if c in string.punctuation]
@@ -91,7 +89,12 @@ class Corpus:
         return label is not None and len(label) <= self.max_length
 
     def word(self, rng: np.random.Generator) -> str:
-        """One dictionary word (user lists, when given, supply half the draws), with case variation."""
+        """One dictionary word (user lists, when given, supply half the draws), with case variation.
+
+        A charset that no dictionary word fits (digits only, say) gets random strings of its characters.
+        """
+        if not self.words and not self.user_words:
+            return self.random_string(rng)
         pool = self.user_words if self.user_words and (not self.words or rng.random() < 0.5) else self.words
         text = pool[int(rng.integers(len(pool)))]
         return self._vary_case(text, rng) if self.lang == "en" else text

@@ -11,13 +11,17 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont, features
+from PIL import Image, ImageDraw, ImageFont
 
 from scenetext.synth.corpus import is_hanzi
 
 # Ligatures can merge letters into one glyph that reads differently ("ae" drawn as "æ"), so they are off;
 # kerning and contextual alternates stay on. Without libraqm Pillow's basic layout has no ligatures anyway.
-FEATURES = ["-liga", "-dlig", "-hlig", "-clig"] if features.check("raqm") else None
+NO_LIGATURES = ["-liga", "-dlig", "-hlig", "-clig"]
+
+
+def _features(font: ImageFont.FreeTypeFont) -> list[str] | None:
+    return NO_LIGATURES if font.layout_engine == ImageFont.Layout.RAQM else None
 
 
 @lru_cache(maxsize=4096)
@@ -40,9 +44,9 @@ def horizontal(
         pieces, x = [], 0.0
         for ch in text:
             pieces.append((x, ch))
-            x += font.getlength(ch, features=FEATURES) + extra
+            x += font.getlength(ch, features=_features(font)) + extra
         advance = x - extra
-    left, top, right, bottom = font.getbbox(text, anchor="ls", features=FEATURES)
+    left, top, right, bottom = font.getbbox(text, anchor="ls", features=_features(font))
     zone_top, zone_bottom = zone(font, cjk)
     top, bottom = min(top, zone_top), max(bottom, zone_bottom)
     left, right = min(left, 0), max(right, int(advance) + 1)
@@ -52,7 +56,7 @@ def horizontal(
     glyphs = Image.new("L", (width, height))
     draw = ImageDraw.Draw(glyphs)
     for x, piece in pieces:
-        draw.text((origin[0] + x, origin[1]), piece, font=font, fill=255, anchor="ls", features=FEATURES)
+        draw.text((origin[0] + x, origin[1]), piece, font=font, fill=255, anchor="ls", features=_features(font))
     ink = np.asarray(glyphs)
     guide = np.zeros_like(ink)
     cols = np.flatnonzero(ink.max(axis=0))
