@@ -1,9 +1,210 @@
-"""CLI commands of the `scenetext.data` part."""
+"""CLI commands of the `scenetext.data` part: `scenetext data create | stats | show`."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+data_app = typer.Typer(
+    name="data",
+    help="Build, inspect and preview LMDB datasets.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+LIST_FORMATS = ("tsv", "tags", "icdar", "jsonl")
+MAX_PROBLEMS_SHOWN = 10
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Bad input and file-system failures -> one ``error: ...`` line on stderr and exit code 1."""
+    import lmdb
+
+    from scenetext.errors import ScenetextError
+
+    try:
+        yield
+    except ScenetextError as exc:
+        message = str(exc)
+    except OSError as exc:
+        where = exc.filename if exc.filename is not None else ""
+        message = f"{where}: {exc.strerror}" if where and exc.strerror else str(exc)
+    except lmdb.Error as exc:
+        message = f"LMDB: {exc}"
+    else:
+        return
+    typer.echo(f"error: {' '.join(message.split())}", err=True)
+    raise typer.Exit(1)
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+@data_app.command()
+def create(
+    list_format: Annotated[
+        str,
+        typer.Option("--format", "-f", help="List format: tsv, tags, icdar or jsonl.", show_default=False),
+    ],
+    input_file: Annotated[
+        Path, typer.Option("--input", "-i", help="The list file (one image and label per line).")
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The LMDB directory to create.")],
+    root: Annotated[
+        Path | None,
+        typer.Option("--root", help="Folder the image paths are relative to (default: the list's folder)."),
+    ] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output LMDB.")] = False,
+) -> None:
+    """Build an LMDB from a list of images and labels.
+
+    Formats: tsv (path<TAB>label), tags (path label), icdar (name, "label"), jsonl (filename, text).
+
+    Every image is decoded first; unreadable images and malformed lines are skipped.
+    The skipped lines are listed with their line numbers in OUTPUT.skipped.tsv, beside the LMDB.
+    The LMDB appears only once it is complete.
+    """
+    with _user_errors():
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        from scenetext.data.importers import create_lmdb
+        from scenetext.errors import ScenetextError
+
+        if list_format not in LIST_FORMATS:
+            raise ScenetextError(f"--format {list_format!r}: choose one of {', '.join(LIST_FORMATS)}")
+        console = _console()
+        columns = (TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns, console=_stderr_console(), transient=True) as progress:
+            task = progress.add_task("import", total=None)
+
+            def advance(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            result = create_lmdb(
+                list_format, input_file, output, root=root, overwrite=overwrite, progress=advance
+            )
+        console.print(f"{result.output}: {result.summary}")
+        if result.skipped:
+            console.print(f"skipped {len(result.skipped)}, listed in {result.report}:")
+            for entry in result.skipped[:MAX_PROBLEMS_SHOWN]:
+                path = f" {entry.path}" if entry.path else ""
+                console.print(f"  line {entry.line}{path}: {entry.reason}", markup=False)
+            if len(result.skipped) > MAX_PROBLEMS_SHOWN:
+                console.print(f"  ... and {len(result.skipped) - MAX_PROBLEMS_SHOWN} more")
+
+
+def _stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+@data_app.command()
+def stats(
+    directory: Annotated[Path, typer.Argument(help="An LMDB, or a folder searched recursively for LMDBs.")],
+    charset: Annotated[
+        str | None,
+        typer.Option("--charset", "-c", help="Charset for coverage: en36, en94, zh or a key file."),
+    ] = None,
+    top: Annotated[int, typer.Option("--top", help="How many of the most frequent characters to list.")] = 20,
+) -> None:
+    """Print the sample count, label-length histogram, most frequent characters and charset coverage."""
+    with _user_errors():
+        from rich.table import Table
+
+        from scenetext.data.charset import Charset
+        from scenetext.data.stats import lmdb_stats
+
+        chosen = Charset.from_spec(charset) if charset is not None else None
+        result = lmdb_stats(directory, chosen)
+        console = _console()
+
+        sources = Table(title="LMDBs", title_justify="left")
+        sources.add_column("path")
+        sources.add_column("samples", justify="right")
+        for path, count in result.sources:
+            sources.add_row(str(path), str(count))
+        console.print(sources)
+        total_chars = result.total_chars
+        console.print(
+            f"samples: {result.count}   characters: {total_chars}   distinct characters: {len(result.chars)}"
+        )
+        if result.unreadable_labels:
+            console.print(f"[red]records with a missing or invalid label: {result.unreadable_labels}[/red]")
+
+        lengths = Table(title="label length", title_justify="left")
+        for name in ("length", "labels", "%", ""):
+            lengths.add_column(name, justify="right" if name else "left")
+        peak = max((n for _, n in result.length_histogram()), default=0)
+        for length, n in result.length_histogram():
+            bar = "#" * round(40 * n / peak) if peak else ""
+            lengths.add_row(str(length), str(n), f"{100 * n / max(1, result.count):.1f}", bar)
+        console.print(lengths)
+
+        frequent = Table(title="most frequent", title_justify="left")
+        for name in ("char", "count", "%"):
+            frequent.add_column(name, justify="left" if name == "char" else "right")
+        for ch, n in result.chars.most_common(top):
+            frequent.add_row(repr(ch), str(n), f"{100 * n / max(1, total_chars):.2f}")
+        console.print(frequent)
+
+        if chosen is not None:
+            assert result.coverage is not None and result.coverage_lowercased is not None
+            coverage = Table(
+                title=f"outside charset {chosen.name} ({len(chosen)} characters)", title_justify="left"
+            )
+            for name in ("labels", "labels outside", "characters outside", "most frequent outside"):
+                coverage.add_column(
+                    name, justify="left" if name == "labels" or "frequent" in name else "right"
+                )
+            for name, cov in (("as written", result.coverage), ("lowercased", result.coverage_lowercased)):
+                common = " ".join(f"{ch!r}x{n}" for ch, n in cov.chars_outside.most_common(10))
+                outside = sum(cov.chars_outside.values())
+                coverage.add_row(
+                    name,
+                    f"{cov.labels_outside} ({100 * cov.labels_outside / max(1, result.count):.1f}%)",
+                    f"{outside} ({100 * outside / max(1, total_chars):.1f}%)",
+                    common,
+                )
+            console.print(coverage)
+
+
+@data_app.command()
+def show(
+    directory: Annotated[Path, typer.Argument(help="An LMDB, or a folder searched recursively for LMDBs.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The PNG file to write.")],
+    count: Annotated[int, typer.Option("--count", "-n", help="How many random samples to draw.")] = 32,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed for picking the samples.")] = 0,
+    columns: Annotated[int, typer.Option("--columns", help="Grid columns.")] = 4,
+) -> None:
+    """Write a PNG grid of random samples with their labels (unreadable records are shown in red)."""
+    with _user_errors():
+        from scenetext.data.grid import read_samples, render_grid
+
+        samples = read_samples(directory, count, seed=seed)
+        sheet = render_grid(samples, columns=columns)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        partial = output.with_name(f".{output.name}.{os.getpid()}.partial")
+        try:
+            sheet.save(partial, format="PNG")
+            os.replace(partial, output)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        bad = sum(1 for s in samples if s.image is None)
+        note = f" ({bad} unreadable)" if bad else ""
+        _console().print(f"{output}: {len(samples)} samples{note}, {sheet.width}x{sheet.height} pixels")
 
 
 def register(app: typer.Typer) -> None:
     """Add this part's commands to the main app."""
+    app.add_typer(data_app, name="data")

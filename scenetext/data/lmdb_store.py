@@ -209,7 +209,7 @@ class LmdbWriter:
         if out.exists() and not out.is_dir():
             raise ScenetextError(f"{out}: exists and is not a directory")
         if out.is_dir() and any(out.iterdir()) and not self.overwrite:
-            raise ScenetextError(f"{out}: already exists and is not empty (use overwrite to replace it)")
+            raise ScenetextError(f"{out}: already exists and is not empty (replace it with --overwrite)")
 
     def __enter__(self) -> LmdbWriter:
         self._check_destination()
