@@ -6,11 +6,15 @@ A model module registers a factory with ``@register_model("name")``; the factory
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
+from scenetext.errors import ScenetextError
 from scenetext.models.base import RecognitionModel
+
+ConfigT = TypeVar("ConfigT")
 
 ModelFactory = Callable[..., RecognitionModel]
 
@@ -56,3 +60,19 @@ def build_model(name: str, num_classes: int, **kwargs: Any) -> RecognitionModel:
         return _REGISTRY[name](num_classes=num_classes, **kwargs)
     except TypeError as err:
         raise ValueError(f"model {name!r}: bad option ({err})") from err
+
+
+def config_from_options(
+    name: str, config_cls: type[ConfigT], defaults: dict[str, Any], options: dict[str, Any]
+) -> ConfigT:
+    """A model's config dataclass from preset defaults and user options; bad options fail in one line."""
+    known = {f.name for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ScenetextError(
+            f"model {name!r}: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
+    try:
+        return config_cls(**{**defaults, **options})
+    except (TypeError, ValueError) as exc:
+        raise ScenetextError(f"model {name!r}: {exc}") from None

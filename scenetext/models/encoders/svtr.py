@@ -27,7 +27,14 @@ LOCAL = "local"
 GLOBAL = "global"
 
 # Per-size architecture shared by both papers; the variants differ only in merge strides and input size.
+# "micro" is not from either paper: a CPU-sized encoder for tests and quick experiments.
 _PRESETS: dict[str, dict] = {
+    "micro": {
+        "embed_dims": (32, 64, 128),
+        "depths": (1, 2, 2),
+        "num_heads": (1, 2, 4),
+        "mixer": (LOCAL,) * 2 + (GLOBAL,) * 3,
+    },
     "tiny": {
         "embed_dims": (64, 128, 256),
         "depths": (3, 6, 3),
@@ -52,12 +59,17 @@ _PRESETS: dict[str, dict] = {
 # halves the height once for base.
 _MERGE_STRIDES: dict[str, dict[str, tuple[tuple[int, int], ...]]] = {
     "nastr": {name: ((2, 2), (1, 1)) for name in _PRESETS},
-    "lpv": {"tiny": ((1, 1), (1, 1)), "small": ((1, 1), (1, 1)), "base": ((2, 1), (1, 1))},
+    "lpv": {
+        "micro": ((1, 1), (1, 1)),
+        "tiny": ((1, 1), (1, 1)),
+        "small": ((1, 1), (1, 1)),
+        "base": ((2, 1), (1, 1)),
+    },
 }
 
 _DEFAULT_IMG_SIZE: dict[str, dict[str, tuple[int, int]]] = {
     "nastr": {name: (32, 128) for name in _PRESETS},
-    "lpv": {"tiny": (32, 100), "small": (32, 100), "base": (48, 160)},
+    "lpv": {"micro": (32, 100), "tiny": (32, 100), "small": (32, 100), "base": (48, 160)},
 }
 
 
