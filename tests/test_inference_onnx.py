@@ -1,0 +1,104 @@
+"""ONNX export with parity against torch for each model family, and the torch-free onnx backend."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from inference_helpers import family_params, font_files, make_artifact, word_image
+from typer.testing import CliRunner
+
+from scenetext.cli.main import app
+from scenetext.errors import ScenetextError
+from scenetext.inference import Recognizer
+from scenetext.inference.onnx_export import export_onnx, parity_check
+from scenetext.inference.samples import render_words
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def fonts(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    return font_files(tmp_path_factory.mktemp("fonts"))
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory, fonts: list[str]):
+    """Export each family once per module through the CLI; its own parity check runs for NASTR only (the
+    tests below run the same check through the API for every family)."""
+    cache: dict[str, tuple[Path, Path]] = {}
+
+    def export(family: str) -> tuple[Path, Path]:
+        if family not in cache:
+            root = tmp_path_factory.mktemp(family)
+            artifact = make_artifact(root / "model", family)
+            target = root / "onnx" / "model.onnx"
+            args = ["export", "-m", str(artifact), "--onnx", str(target), "--attention"]
+            samples = "4" if family == "nastr-tiny" else "0"
+            result = runner.invoke(app, [*args, "--parity-samples", samples, "--fonts", fonts[0]])
+            assert result.exit_code == 0, result.output
+            if family == "nastr-tiny":
+                assert "parity on 4 rendered words" in result.stdout and "same text" in result.stdout
+            cache[family] = (artifact, target)
+        return cache[family]
+
+    return export
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", family_params())
+def test_export_parity_and_onnx_backend(family: str, exported, fonts: list[str]) -> None:
+    artifact, onnx_path = exported(family)
+    assert json.loads((onnx_path.parent / "config.json").read_text()) == json.loads(
+        (artifact / "config.json").read_text()
+    )
+    words = render_words(6, font_dirs=fonts, seed=3)
+    report = parity_check(artifact, onnx_path, words, batch_sizes=(1, 2))
+    assert report.ok, report.mismatches
+    assert report.batch_sizes == [1, 2, 3]  # the dynamic batch axis is exercised
+    assert report.max_logit_diff < 1e-3
+    by_torch = Recognizer.load(artifact).read([w.image for w in words], return_attention=True)
+    by_onnx = Recognizer.load(onnx_path.parent, backend="onnx", threads=1).read(
+        [w.image for w in words], batch_size=4, return_attention=True
+    )
+    for a, b in zip(by_torch, by_onnx, strict=True):
+        assert a.text == b.text
+        assert a.confidence == pytest.approx(b.confidence, rel=1e-3, abs=1e-9)
+        assert np.allclose(a.attention, b.attention, atol=1e-4)
+
+
+def test_export_refuses_a_foreign_config_and_bad_names(exported, tmp_path: Path) -> None:
+    artifact, onnx_path = exported("nastr-tiny")
+    config = json.loads((artifact / "config.json").read_text())
+    config["max_length"] = 5
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ScenetextError, match="describes another model"):
+        export_onnx(artifact, tmp_path / "model.onnx")
+    assert not (tmp_path / "model.onnx").exists()
+    with pytest.raises(ScenetextError, match="must end in .onnx"):
+        export_onnx(artifact, tmp_path / "model.bin")
+    with pytest.raises(ScenetextError, match="backend='onnx'"):
+        Recognizer.load(onnx_path)
+
+
+def test_onnx_backend_reads_without_importing_torch(exported, tmp_path: Path) -> None:
+    artifact, onnx_path = exported("nastr-tiny")
+    image = tmp_path / "word.npy"
+    np.save(image, word_image(5))
+    script = (
+        "import sys, numpy as np\n"
+        "from scenetext.inference import Recognizer\n"
+        f"r = Recognizer.load({str(onnx_path)!r}, backend='onnx', threads=1)\n"
+        f"results = r.read([np.load({str(image)!r})] * 3, batch_size=2, return_attention=True)\n"
+        "print(results[0].text, results[0].attention.shape[0])\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    reading, torch_loaded = out.stdout.splitlines()
+    assert torch_loaded == "False"
+    expected = Recognizer.load(artifact).read(word_image(5))
+    assert reading == f"{expected.text} {len(expected.text)}"

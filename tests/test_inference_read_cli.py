@@ -1,0 +1,86 @@
+"""`scenetext read`: directories, globs, corrupt files, output formats, exit codes and attention strips."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from inference_helpers import family_params, make_artifact, png_bytes, word_image
+from PIL import Image
+from typer.testing import CliRunner
+
+from scenetext.cli.main import app
+from scenetext.inference import Recognizer
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_artifact(tmp_path_factory.mktemp("read") / "model")
+
+
+@pytest.fixture()
+def folder(tmp_path: Path) -> Path:
+    """Two good images (one in a subdirectory, one JPEG), a corrupt PNG and a text file to be ignored."""
+    root = tmp_path / "images"
+    (root / "sub").mkdir(parents=True)
+    (root / "a.png").write_bytes(png_bytes(word_image(0)))
+    Image.fromarray(word_image(1)).save(root / "sub" / "b.JPG")
+    (root / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    (root / "notes.txt").write_text("not an image")
+    return root
+
+
+def test_directory_with_a_corrupt_file(artifact: Path, folder: Path) -> None:
+    result = runner.invoke(app, ["read", "--model", str(artifact), str(folder)])
+    assert result.exit_code == 0
+    lines = result.stdout.strip().splitlines()
+    assert [line.split("\t")[0] for line in lines] == [str(folder / "a.png"), str(folder / "sub" / "b.JPG")]
+    expected = Recognizer.load(artifact).read(folder / "a.png")
+    path, text, confidence = lines[0].split("\t")
+    assert text == expected.text and float(confidence) == pytest.approx(expected.confidence, abs=1e-4)
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == 1 and errors[0].startswith(str(folder / "corrupt.png") + ":")
+
+
+def test_json_output_and_globs(artifact: Path, folder: Path) -> None:
+    result = runner.invoke(
+        app, ["read", "-m", str(artifact), "--json", "--batch-size", "1", str(folder / "**" / "*.png")]
+    )
+    assert result.exit_code == 0
+    records = json.loads(result.stdout)
+    assert [r["path"] for r in records] == [str(folder / "a.png")]
+    assert set(records[0]) == {"path", "text", "confidence", "char_confidences"}
+    assert len(records[0]["char_confidences"]) == len(records[0]["text"])
+
+
+def test_exit_code_is_nonzero_only_when_nothing_was_read(
+    artifact: Path, folder: Path, tmp_path: Path
+) -> None:
+    only_bad = runner.invoke(app, ["read", "-m", str(artifact), str(folder / "corrupt.png")])
+    assert only_bad.exit_code == 1
+    assert "none of the 1 images could be read" in only_bad.stderr
+    missing = runner.invoke(
+        app, ["read", "-m", str(artifact), str(tmp_path / "nope.png"), str(folder / "a.png")]
+    )
+    assert missing.exit_code == 0
+    assert "nope.png: no such file or directory" in missing.stderr
+    bad_model = runner.invoke(app, ["read", "-m", str(tmp_path / "no-model"), str(folder)])
+    assert bad_model.exit_code == 1
+    assert bad_model.stderr.startswith("error: ") and "Traceback" not in bad_model.output
+
+
+@pytest.mark.parametrize("family", family_params())
+def test_attention_strips_for_every_family(family: str, folder: Path, tmp_path: Path) -> None:
+    artifact = make_artifact(tmp_path / family, family)
+    out = tmp_path / "strips"
+    result = runner.invoke(app, ["read", "-m", str(artifact), "--attention-dir", str(out), str(folder)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png"]
+    texts = [line.split("\t")[1] for line in result.stdout.strip().splitlines()]
+    with Image.open(out / "a.png") as strip:
+        panels = len(texts[0]) + 1
+        assert strip.width >= min(6, panels) * 128
+        assert strip.height >= -(-panels // 6) * 64
