@@ -38,7 +38,9 @@ def test_sample_is_a_pure_function_of_seed_and_index():
 def test_different_seed_gives_different_samples():
     a = generator("en", seed=0)
     b = generator("en", seed=1)
-    assert [encode_png(a.sample(i).image) for i in range(4)] != [encode_png(b.sample(i).image) for i in range(4)]
+    assert [encode_png(a.sample(i).image) for i in range(4)] != [
+        encode_png(b.sample(i).image) for i in range(4)
+    ]
 
 
 def test_dataloader_workers_do_not_change_the_data():

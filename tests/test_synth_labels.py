@@ -39,7 +39,9 @@ def test_small_key_file_charset_restricts_labels(tmp_path):
 
     base = generator("en")
     gen = SynthGenerator(
-        SynthConfig(lang="en", charset=str(key), categories={"contextless": 1.0}, font_dirs=base.config.font_dirs),
+        SynthConfig(
+            lang="en", charset=str(key), categories={"contextless": 1.0}, font_dirs=base.config.font_dirs
+        ),
         fonts=base.fonts,
     )
     for i in range(20):

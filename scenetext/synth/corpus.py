@@ -45,6 +45,19 @@ def _wordfreq_words(lang: str, count: int) -> tuple[str, ...]:
     return tuple(top_n_list(lang, count))
 
 
+@lru_cache(maxsize=8)
+def _dictionary(lang: str, charset: Charset, max_length: int) -> list[str]:
+    """The wordfreq words whose label fits ``charset`` (cached: several generators share one process)."""
+    if lang == "zh":
+        raw = _wordfreq_words("zh", ZH_VOCAB)
+        words = [w for w in raw if 1 <= len(w) <= 12 and any(is_hanzi(c) for c in w)]
+    else:
+        raw = _wordfreq_words("en", EN_VOCAB)
+        words = [w for w in raw if w.isascii() and any(c.isalpha() for c in w)]
+    fitted = ((w, fit_label(w, charset)) for w in words)
+    return [w for w, label in fitted if label is not None and len(label) <= max_length]
+
+
 def _read_word_list(path: str) -> list[str]:
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
@@ -67,13 +80,7 @@ class Corpus:
         self.lang = lang
         self.charset = charset
         self.max_length = max_length
-        if lang == "zh":
-            raw = _wordfreq_words("zh", ZH_VOCAB)
-            words = [w for w in raw if 1 <= len(w) <= 12 and any(is_hanzi(c) for c in w)]
-        else:
-            raw = _wordfreq_words("en", EN_VOCAB)
-            words = [w for w in raw if w.isascii() and any(c.isalpha() for c in w)]
-        self.words = [w for w in words if self._fits(w)]
+        self.words = _dictionary(lang, charset, max_length)
         self.user_words: list[str] = []
         for path in word_lists:
             self.user_words += [w for w in _read_word_list(path) if self._fits(w)]

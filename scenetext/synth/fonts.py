@@ -283,10 +283,7 @@ class FontLibrary:
         """Index the fonts in ``dirs`` (or the system directories); fall back to Pillow's own font."""
         files = find_font_files(dirs)
         cache_path = _cache_dir() / f"font-index-v{INDEX_VERSION}.json"
-        try:
-            cache = json.loads(cache_path.read_text())
-        except (OSError, ValueError):
-            cache = {}
+        cache: dict | None = None
         changed = False
         faces: list[FontFace] = []
         coverage: dict[tuple[str, int], Coverage] = {}
@@ -294,15 +291,21 @@ class FontLibrary:
             stat = path.stat()
             key = str(path)
             stamp = [stat.st_size, int(stat.st_mtime)]
-            entry = cache.get(key)
-            if entry is None or entry["stamp"] != stamp:
-                entry = {"stamp": stamp, "faces": _index_file(str(path), key)}
-                cache[key] = entry
-                changed = True
-            for info in entry["faces"]:
-                faces.append(_face_from(key, info))
-                coverage[(key, info["index"])] = Coverage(info)
-        if changed:
+            loaded = _LOADED.get(key)
+            if loaded is None or loaded[0] != stamp:
+                if cache is None:
+                    cache = _read_cache(cache_path)
+                entry = cache.get(key)
+                if entry is None or entry["stamp"] != stamp:
+                    entry = {"stamp": stamp, "faces": _index_file(str(path), key)}
+                    cache[key] = entry
+                    changed = True
+                loaded = (stamp, [(_face_from(key, info), Coverage(info)) for info in entry["faces"]])
+                _LOADED[key] = loaded
+            for face, face_coverage in loaded[1]:
+                faces.append(face)
+                coverage[(face.path, face.index)] = face_coverage
+        if changed and cache is not None:
             _write_cache(cache_path, cache)
         library = cls(faces, coverage)
         if not faces:
@@ -398,6 +401,17 @@ def _face_from(path: str, info: dict) -> FontFace:
 
 def _expand(ranges: list[list[int]]) -> frozenset[int]:
     return frozenset(cp for lo, hi in ranges for cp in range(lo, hi + 1))
+
+
+# Faces already loaded in this process, by file: later generators (tests, benchmark categories) reuse them.
+_LOADED: dict[str, tuple[list[int], list[tuple[FontFace, Coverage]]]] = {}
+
+
+def _read_cache(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def _write_cache(path: Path, cache: dict) -> None:

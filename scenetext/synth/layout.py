@@ -56,7 +56,9 @@ def horizontal(
     glyphs = Image.new("L", (width, height))
     draw = ImageDraw.Draw(glyphs)
     for x, piece in pieces:
-        draw.text((origin[0] + x, origin[1]), piece, font=font, fill=255, anchor="ls", features=_features(font))
+        draw.text(
+            (origin[0] + x, origin[1]), piece, font=font, fill=255, anchor="ls", features=_features(font)
+        )
     ink = np.asarray(glyphs)
     guide = np.zeros_like(ink)
     cols = np.flatnonzero(ink.max(axis=0))
