@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -31,7 +31,7 @@ def cjk_fonts() -> list[str]:
     pytest.skip("no CJK font installed (scripts/install-fonts.sh --minimal installs one)")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _generator(lang: str, category: str | None, seed: int, charset: str | None, fonts: tuple[str, ...]):
     categories = {category: 1.0} if category else None
     kwargs = {"categories": categories} if categories else {}
