@@ -46,7 +46,7 @@ def _user_errors() -> Iterator[None]:
 def _console():
     from rich.console import Console
 
-    return Console(highlight=False)
+    return Console(highlight=False, soft_wrap=True)  # summary lines stay whole for logs and grep
 
 
 @data_app.command()
@@ -189,17 +189,20 @@ def show(
     """Write a PNG grid of random samples with their labels (unreadable records are shown in red)."""
     with _user_errors():
         from scenetext.data.grid import read_samples, render_grid
+        from scenetext.errors import ScenetextError
 
+        if output.is_dir():
+            raise ScenetextError(f"{output}: is a directory; give the PNG file to write")
         samples = read_samples(directory, count, seed=seed)
         sheet = render_grid(samples, columns=columns)
-        output.parent.mkdir(parents=True, exist_ok=True)
         partial = output.with_name(f".{output.name}.{os.getpid()}.partial")
         try:
+            output.parent.mkdir(parents=True, exist_ok=True)
             sheet.save(partial, format="PNG")
             os.replace(partial, output)
-        except BaseException:
+        except OSError as exc:
             partial.unlink(missing_ok=True)
-            raise
+            raise ScenetextError(f"{output}: cannot write ({exc.strerror or exc})") from None
         bad = sum(1 for s in samples if s.image is None)
         note = f" ({bad} unreadable)" if bad else ""
         _console().print(f"{output}: {len(samples)} samples{note}, {sheet.width}x{sheet.height} pixels")

@@ -214,14 +214,17 @@ class LmdbWriter:
     def __enter__(self) -> LmdbWriter:
         self._check_destination()
         parent = self.output_dir.parent
-        parent.mkdir(parents=True, exist_ok=True)
-        prefix = f".{self.output_dir.name}."
-        self._tmp_dir = Path(tempfile.mkdtemp(prefix=prefix, suffix=".partial", dir=parent))
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            prefix = f".{self.output_dir.name}."
+            self._tmp_dir = Path(tempfile.mkdtemp(prefix=prefix, suffix=".partial", dir=parent))
+        except OSError as exc:
+            raise ScenetextError(f"{self.output_dir}: cannot create ({exc.strerror})") from None
         try:
             self._env = lmdb.open(str(self._tmp_dir), map_size=self._map_size, subdir=True, meminit=False)
         except lmdb.Error as exc:
             shutil.rmtree(self._tmp_dir, ignore_errors=True)
-            raise ScenetextError(f"{self._tmp_dir}: cannot create LMDB: {exc}") from None
+            raise ScenetextError(f"{self.output_dir}: cannot create LMDB: {exc}") from None
         return self
 
     def add(self, image: bytes, label: str) -> int:

@@ -1,0 +1,117 @@
+"""`scenetext data create | stats | show`: summaries, statistics, the PNG grid, and one-line errors."""
+
+from __future__ import annotations
+
+import pytest
+from data_helpers import png_bytes, write_lmdb
+from PIL import Image
+from typer.testing import CliRunner
+
+from scenetext.cli.main import app
+from scenetext.data.charset import Charset
+from scenetext.data.grid import GridSample, label_font, render_grid
+from scenetext.data.stats import label_stats
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, ["data", *map(str, args)])
+
+
+def assert_one_line_error(result, *fragments: str) -> None:
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_create_prints_written_n_of_m_and_the_skipped_lines(tmp_path):
+    for name in ("a.png", "b.png"):
+        (tmp_path / name).write_bytes(png_bytes(name))
+    listing = tmp_path / "gt.txt"
+    listing.write_text('a.png, "Hello, World"\nmissing.png, "x"\nb.png, "\\"q\\""\n', encoding="utf-8-sig")
+    result = run("create", "--format", "icdar", "--input", listing, "--output", tmp_path / "lmdb")
+    assert result.exit_code == 0, result.output
+    assert "written 2 of 3" in result.stdout
+    assert "line 2 missing.png: image file not found" in result.stdout
+    assert (tmp_path / "lmdb.skipped.tsv").is_file()
+
+
+def test_create_errors_are_one_line(tmp_path):
+    listing = tmp_path / "list.tsv"
+    (tmp_path / "a.png").write_bytes(png_bytes())
+    listing.write_text("a.png\tword\n", encoding="utf-8")
+    assert_one_line_error(
+        run("create", "--format", "csv", "--input", listing, "--output", tmp_path / "o"), "--format 'csv'"
+    )
+    assert_one_line_error(
+        run("create", "-f", "tsv", "-i", tmp_path / "nope.tsv", "-o", tmp_path / "o"),
+        "nope.tsv",
+        "cannot read",
+    )
+    assert run("create", "-f", "tsv", "-i", listing, "-o", tmp_path / "o").exit_code == 0
+    assert_one_line_error(run("create", "-f", "tsv", "-i", listing, "-o", tmp_path / "o"), "already exists")
+    assert run("create", "-f", "tsv", "-i", listing, "-o", tmp_path / "o", "--overwrite").exit_code == 0
+
+
+def test_stats_reports_count_lengths_characters_and_coverage(tmp_path):
+    write_lmdb(tmp_path / "root" / "one", ["Hello", "hi", "中文"])
+    write_lmdb(tmp_path / "root" / "two", ["a-b"])
+    result = run("stats", tmp_path / "root", "--charset", "en36")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "samples: 4" in out and "characters: 12" in out
+    assert "label length" in out and "outside charset en36" in out
+    assert "'h'" in out and "'中'" in out
+
+
+def test_label_stats_counts_coverage_as_written_and_lowercased():
+    stats = label_stats(["Hello", "hi", "中文", "a-b"], Charset.from_spec("en36"))
+    assert stats.count == 4
+    assert stats.length_histogram() == [(2, 2), (3, 1), (4, 0), (5, 1)]
+    assert stats.chars.most_common(1) == [("l", 2)] and stats.total_chars == 12
+    assert stats.coverage.labels_outside == 3  # "Hello" (H), "中文", "a-b"
+    assert stats.coverage_lowercased.labels_outside == 2
+    assert stats.coverage_lowercased.chars_outside == {"中": 1, "文": 1, "-": 1}
+
+
+def test_stats_errors_are_one_line(tmp_path):
+    write_lmdb(tmp_path / "set", ["x"])
+    assert_one_line_error(run("stats", tmp_path / "missing"), "missing", "no such file")
+    (tmp_path / "plain").mkdir()
+    assert_one_line_error(run("stats", tmp_path / "plain"), "no LMDB found")
+    assert_one_line_error(run("stats", tmp_path / "set", "--charset", tmp_path / "nokeys.txt"), "nokeys")
+
+
+def test_show_writes_a_png_grid(tmp_path):
+    labels = ["Hello", "中文标签", "a very long label that cannot fit in one cell of the grid", "x"]
+    images = [png_bytes(), png_bytes(), png_bytes(), b"not an image at all"]
+    write_lmdb(tmp_path / "set", labels, images)
+    out = tmp_path / "grids" / "grid.png"
+    result = run("show", tmp_path / "set", "--output", out, "--count", 10, "--columns", 2)
+    assert result.exit_code == 0, result.output
+    assert "4 samples (1 unreadable)" in result.stdout
+    with Image.open(out) as grid:
+        assert grid.format == "PNG"
+        assert grid.width == 2 * 240 and grid.height > 0
+    assert [p.name for p in out.parent.iterdir()] == ["grid.png"]
+
+
+def test_show_errors_are_one_line(tmp_path):
+    write_lmdb(tmp_path / "set", ["x"])
+    assert_one_line_error(run("show", tmp_path / "none", "-o", tmp_path / "g.png"), "no such file")
+    assert_one_line_error(run("show", tmp_path / "set", "-o", tmp_path / "g.png", "-n", 0), "count 0")
+    (tmp_path / "g.png").mkdir()
+    assert_one_line_error(run("show", tmp_path / "set", "-o", tmp_path / "g.png"))
+
+
+@pytest.mark.parametrize("label", ["ok", "中文", "😀 emoji", "tab\tand\nnewline", ""])
+def test_grid_draws_any_label_without_crashing(label):
+    samples = [GridSample(Image.new("RGB", (30, 200), "white"), label, "set[0]")]
+    samples.append(GridSample(None, label, "set[1]", "corrupt or truncated image"))
+    sheet = render_grid(samples, columns=4)
+    assert sheet.size[0] == 2 * 240
+    assert label_font(12) is label_font(12)
