@@ -74,6 +74,9 @@ def test_sampler_rejects_mismatched_or_empty_sources():
         RatioBatchSampler(sources(4, 4), [1, 1, 1], 6)
     with pytest.raises(ScenetextError, match="empty"):
         RatioBatchSampler(sources(4, 0), [1, 1], 4)
+    assert list(RatioBatchSampler([4, 2], [1, 1], 2, seed=5)) == list(
+        RatioBatchSampler(sources(4, 2), [1, 1], 2, seed=5)
+    )
     with pytest.raises(ScenetextError, match="ConcatDataset"):
         RatioBatchSampler(TensorDataset(torch.arange(4)), [1], 4)
 

@@ -9,6 +9,7 @@ official code, the order changes with :meth:`RatioBatchSampler.set_epoch` instea
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator, Sequence
 
@@ -42,6 +43,8 @@ def split_batch(batch_size: int, ratios: Sequence[float]) -> list[int]:
 class RatioBatchSampler(Sampler[list[int]]):
     """Yields batches of indices into ``dataset`` (a ConcatDataset of sources) following ``ratios``.
 
+    ``dataset`` may also be the list of source sizes, in the order they are concatenated.
+
     ``batch_size`` is per process (per GPU). Every source is shuffled on its own and reshuffled whenever
     this process has used its share of it, so small sources repeat more often than large ones, as in LPV.
     With ``world_size`` > 1, each pass over a source is split into disjoint shards by ``rank`` (every rank
@@ -51,7 +54,7 @@ class RatioBatchSampler(Sampler[list[int]]):
 
     def __init__(
         self,
-        dataset: ConcatDataset,
+        dataset: ConcatDataset | Sequence[int],
         ratios: Sequence[float],
         batch_size: int,
         *,
@@ -60,20 +63,24 @@ class RatioBatchSampler(Sampler[list[int]]):
         rank: int = 0,
         world_size: int = 1,
     ) -> None:
-        if not isinstance(dataset, ConcatDataset):
-            raise ScenetextError("ratio mixing needs a ConcatDataset whose children are the sources")
-        if len(ratios) != len(dataset.datasets):
+        if isinstance(dataset, ConcatDataset):
+            sizes = [len(d) for d in dataset.datasets]
+        elif isinstance(dataset, Sequence) and all(isinstance(n, int) for n in dataset):
+            sizes = list(dataset)
+        else:
+            raise ScenetextError("ratio mixing needs a ConcatDataset of the sources (or their sizes)")
+        if len(ratios) != len(sizes):
             raise ScenetextError(
-                f"batch ratios {list(ratios)}: {len(ratios)} given for {len(dataset.datasets)} datasets"
+                f"batch ratios {list(ratios)}: {len(ratios)} given for {len(sizes)} datasets"
             )
         if world_size < 1 or not 0 <= rank < world_size:
             raise ScenetextError(f"rank {rank} / world size {world_size}: need 0 <= rank < world_size")
         self.counts = split_batch(batch_size, ratios)
-        self.sizes = [len(d) for d in dataset.datasets]
+        self.sizes = sizes
         for i, size in enumerate(self.sizes):
-            if size == 0:
+            if size <= 0:
                 raise ScenetextError(f"dataset {i} of the mix is empty")
-        self.offsets = [0, *dataset.cumulative_sizes[:-1]]
+        self.offsets = [0, *itertools.accumulate(sizes[:-1])]
         self.batch_size = batch_size
         self.seed = seed
         self.rank = rank
