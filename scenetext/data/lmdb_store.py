@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
+import uuid
 from pathlib import Path
 from types import TracebackType
 
@@ -216,8 +216,7 @@ class LmdbWriter:
         parent = self.output_dir.parent
         try:
             parent.mkdir(parents=True, exist_ok=True)
-            prefix = f".{self.output_dir.name}."
-            self._tmp_dir = Path(tempfile.mkdtemp(prefix=prefix, suffix=".partial", dir=parent))
+            self._tmp_dir = _sibling_dir(self.output_dir, "partial")
         except OSError as exc:
             raise ScenetextError(f"{self.output_dir}: cannot create ({exc.strerror})") from None
         try:
@@ -285,9 +284,8 @@ class LmdbWriter:
         out = self.output_dir
         self._check_destination()
         close_environments(out)
-        os.chmod(self._tmp_dir, 0o777 & ~_umask())  # mkdtemp made it private; give it normal permissions
         if out.is_dir() and any(out.iterdir()):
-            backup = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+            backup = _sibling_dir(out, "old")
             os.replace(out, backup / out.name)
             try:
                 os.replace(self._tmp_dir, out)
@@ -299,10 +297,11 @@ class LmdbWriter:
             os.replace(self._tmp_dir, out)
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def _sibling_dir(path: Path, kind: str) -> Path:
+    """A new hidden directory beside ``path``: same file system, so renaming it into place is atomic."""
+    sibling = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.{kind}")
+    sibling.mkdir()
+    return sibling
 
 
 def find_lmdbs(root: str | Path) -> list[Path]:
