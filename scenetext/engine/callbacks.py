@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-from lightning.pytorch.callbacks import Callback, RichProgressBar
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint, RichProgressBar
 from lightning.pytorch.utilities import rank_zero_only
 
 from scenetext.engine.lightning_module import MONITOR, RecognitionSystem
@@ -56,17 +56,17 @@ class Throughput(Callback):
 
 
 class RunProgressBar(RichProgressBar):
-    """Rich progress bar whose total is the whole run (``max_steps``), so its ETA is the run's ETA.
+    """Rich progress bar over the whole run (the training loader spans it, so the ETA is the run's), with
+    short metric names: ``loss``, ``img/s``."""
 
-    Training reads one endless stream of batches (the ratio sampler restarts each source), so Lightning sees
-    a single epoch of unknown length; the run length is ``max_steps`` optimizer steps.
-    """
+    def _get_train_description(self, current_epoch: int) -> str:
+        return "training"
 
-    @property
-    def total_train_batches(self) -> int | float:
-        trainer = self.trainer
-        total = trainer.max_steps * trainer.accumulate_grad_batches
-        return min(super().total_train_batches, total) if total > 0 else super().total_train_batches
+    def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:
+        metrics = super().get_metrics(trainer, pl_module)
+        metrics.pop("v_num", None)
+        renamed = {"train/loss": "loss", "train/images_per_sec": "img/s"}
+        return {renamed.get(key, key): value for key, value in metrics.items()}
 
 
 class ConsoleReport(Callback):
@@ -183,6 +183,8 @@ class BestArtifactExport(Callback):
         weights = {k[len("model.") :]: v for k, v in state.items() if k.startswith("model.")}
         self.export(weights, {"step": trainer.global_step, MONITOR: score})
         self.exported_score = score
+        # Callback states were collected before this hook ran; record the export in this very checkpoint.
+        checkpoint.setdefault("callbacks", {})[self.state_key] = self.state_dict()
         log.info("best weights (accuracy %.2f%%) exported to %s", score, self.directory)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -199,3 +201,39 @@ class BestArtifactExport(Callback):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.exported_score = state_dict.get("exported_score")
+
+
+class LastCheckpoint(ModelCheckpoint):
+    """``last.ckpt``: the full training state after every validation, every ``every_n_steps`` and at the end.
+
+    Lightning 2.6's ``save_last`` refreshes last.ckpt only when a top-k checkpoint was written in the same
+    step, which would leave a resume point far behind after a plateau. Being a ModelCheckpoint, this runs
+    after the best-checkpoint callback (Lightning orders checkpoint callbacks last, in list order), so the
+    saved state already knows the newest best score and a resumed run never overwrites a better best.ckpt.
+    """
+
+    def __init__(self, dirpath: Path, every_n_steps: int | None = None) -> None:
+        super().__init__(dirpath=dirpath, filename="last", save_top_k=0, enable_version_counter=False)
+        self.every_n_steps = every_n_steps
+        self._saved_step = -1
+
+    def _save_now(self, trainer: L.Trainer) -> None:
+        if trainer.sanity_checking or trainer.fast_dev_run or self._saved_step == trainer.global_step:
+            return
+        self._saved_step = trainer.global_step
+        trainer.save_checkpoint(Path(self.dirpath) / "last.ckpt")
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        if self.every_n_steps and trainer.global_step % self.every_n_steps == 0:
+            self._save_now(trainer)
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._save_now(trainer)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        pass
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._save_now(trainer)

@@ -1,9 +1,9 @@
 """Training and validation data for Lightning: LMDB roots and on-the-fly synthesis, mixed per batch by ratio.
 
-Training reads one endless stream of batches, each drawn from the sources in the configured ratio (MJ 0.5 +
-ST 0.5 as LPV does, spec-lpv §3.5); each process of a DDP run draws its own stream (seed + rank), so no
-distributed sampler is needed. Validation gives one loader per subset (every LMDB under a validation root),
-sharded across processes without padding so no image is counted twice.
+Training reads one stream of batches, each drawn from the sources in the configured ratio (MJ 0.5 + ST 0.5
+as LPV does, spec-lpv §3.5); in a DDP run the ratio sampler gives each process a disjoint shard of every
+pass over a source, so no distributed sampler is needed. Validation gives one loader per subset (every LMDB
+under a validation root), sharded across processes without padding so no image is counted twice.
 """
 
 from __future__ import annotations
@@ -73,16 +73,20 @@ class RecognitionDataModule(L.LightningDataModule):
             keep_empty=label.keep_empty,
         )
 
-    def _augmentation(self, index: int) -> Any:
-        if not self.config.augmentation:
+    def _augmentation(self, index: int, preprocessor: ImagePreprocessor) -> Any:
+        name = self.config.augmentation
+        if not name:
             return None
         from scenetext.data.augment import build_augmentation
 
-        return build_augmentation(self.config.augmentation, seed=self.seed + index)
+        # LPV augments the image already stretched to the model size (spec-lpv §3.4); NASTR augments the
+        # decoded image, whose geometry ops change its size, before the resize (spec-nastr §4.3).
+        resize = preprocessor.resize if name == "lpv" else None
+        return build_augmentation(name, seed=self.seed + index, resize=resize)
 
     def _source(self, index: int, source: TrainSource) -> Dataset:
         preprocessor = ImagePreprocessor(self.preprocess)
-        transform = self._augmentation(index)
+        transform = self._augmentation(index, preprocessor)
         if source.kind == "synth":
             from scenetext.synth.dataset import SynthDataset
 
@@ -136,12 +140,21 @@ class RecognitionDataModule(L.LightningDataModule):
 
         self.setup("fit")
         assert self.train_sources is not None
-        rank, _ = self._rank()
+        rank, world = self._rank()
+        trainer = self.trainer
+        # One epoch spans the whole run (each source is reshuffled whenever used up), so the progress bar's
+        # ETA is the run's. The sampler position is not checkpointed: a resumed run draws a stream seeded by
+        # its start step rather than replaying the batches the run began with.
+        step = trainer.global_step if trainer is not None else 0
+        total = trainer.max_steps * trainer.accumulate_grad_batches if trainer is not None else None
         sampler = RatioBatchSampler(
             [len(d) for d in self.train_sources],
             [s.ratio for s in self.config.train],
             self.config.batch_size,
-            seed=self.seed + 1000 * rank,
+            num_batches=total if total and total > 0 else None,
+            seed=self.seed + 7_919 * step,
+            rank=rank,
+            world_size=world,
         )
         return DataLoader(
             ConcatDataset(self.train_sources),

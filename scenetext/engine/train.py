@@ -178,7 +178,13 @@ def _setup_logging() -> None:
     logger.setLevel(logging.INFO)
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     logging.getLogger("lightning.fabric").setLevel(logging.WARNING)
-    for pattern in (".*does not have many workers.*", ".*LeafSpec.* is deprecated.*"):
+    expected = (
+        ".*does not have many workers.*",
+        ".*LeafSpec.* is deprecated.*",
+        ".*Checkpoint directory .* exists and is not empty.*",  # resuming writes into the same directory
+        ".*your dataloader is not resumable.*",  # handled: the stream is re-seeded by the resume step
+    )
+    for pattern in expected:
         warnings.filterwarnings("ignore", pattern)
 
 
@@ -203,6 +209,7 @@ def train(
     from scenetext.engine.callbacks import (
         BestArtifactExport,
         ConsoleReport,
+        LastCheckpoint,
         RunProgressBar,
         Throughput,
     )
@@ -262,25 +269,18 @@ def train(
 
     tc = config.trainer
     has_val = bool(subsets)
-    if has_val:
-        checkpointing = ModelCheckpoint(
-            dirpath=run_dir / "checkpoints",
-            filename="best",
-            monitor=MONITOR,
-            mode="max",
-            save_top_k=1,
-            save_last=True,
-            auto_insert_metric_name=False,
-            enable_version_counter=False,
-        )
-    else:
-        checkpointing = ModelCheckpoint(
-            dirpath=run_dir / "checkpoints",
-            save_top_k=0,
-            save_last=True,
-            every_n_train_steps=tc.val_check_interval,
-            enable_version_counter=False,
-        )
+    checkpoints = run_dir / "checkpoints"
+    # best.ckpt by validation word accuracy (Lightning keeps the first of equal scores); last.ckpt always.
+    best_checkpoint = ModelCheckpoint(
+        dirpath=checkpoints,
+        filename="best",
+        monitor=MONITOR,
+        mode="max",
+        save_top_k=1,
+        auto_insert_metric_name=False,
+        enable_version_counter=False,
+    )
+    last_checkpoint = LastCheckpoint(checkpoints, None if has_val else tc.val_check_interval)
     use_rich = progress if progress is not None else tc.progress_bar == "rich"
     if progress is None and tc.progress_bar == "auto":
         use_rich = sys.stdout.isatty()
@@ -293,7 +293,8 @@ def train(
     callbacks += [
         BestArtifactExport(run_dir / "best", export),
         ConsoleReport(None if use_rich else tc.log_every_n_steps, throughput),
-        checkpointing,
+        *([best_checkpoint] if has_val else []),
+        last_checkpoint,
     ]
     if use_rich:
         callbacks.append(RunProgressBar())
@@ -332,8 +333,9 @@ def train(
         log.info("%d epochs of %d steps: %d steps", tc.max_epochs, per_epoch, trainer.max_steps)
     trainer.fit(system, datamodule=data, ckpt_path=str(checkpoint) if checkpoint else None)
 
-    best_path = Path(checkpointing.best_model_path) if checkpointing.best_model_path else None
-    best_score = float(checkpointing.best_model_score) if checkpointing.best_model_score is not None else None
+    best_score = best_checkpoint.best_model_score if has_val else None
+    best_score = float(best_score) if best_score is not None else None
+    best_path = Path(best_checkpoint.best_model_path) if best_score is not None else None
     artifact = run_dir / "best" if (run_dir / "best" / "model.safetensors").exists() else None
     if system.skipped_samples:
         log.warning("%d unreadable training samples were skipped", system.skipped_samples)
