@@ -31,39 +31,41 @@ def zone(font: ImageFont.FreeTypeFont, cjk: bool) -> tuple[int, int]:
     return int(top), int(max(bottom, 0))
 
 
+def _mask(font: ImageFont.FreeTypeFont, text: str) -> tuple[np.ndarray, int, int]:
+    """Rendered coverage of ``text`` and its top-left offset from the baseline origin (one layout pass)."""
+    core, (dx, dy) = font.getmask2(text, mode="L", anchor="ls", features=_features(font))
+    width, height = core.size
+    return np.frombuffer(bytes(core), np.uint8).reshape(height, width), int(dx), int(dy)
+
+
 def horizontal(
     font: ImageFont.FreeTypeFont, text: str, spacing: float, cjk: bool, margin: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Glyphs on one baseline; ``spacing`` adds that fraction of the font size after each character."""
-    size = font.size
-    extra = spacing * size
+    extra = spacing * font.size
     if abs(extra) < 0.5:
-        pieces = [(0.0, text)]
-        advance = 0.0
+        pieces = [(0, _mask(font, text))]
     else:
         pieces, x = [], 0.0
         for ch in text:
-            pieces.append((x, ch))
+            pieces.append((int(round(x)), _mask(font, ch)))
             x += font.getlength(ch, features=_features(font)) + extra
-        advance = x - extra
-    left, top, right, bottom = font.getbbox(text, anchor="ls", features=_features(font))
     zone_top, zone_bottom = zone(font, cjk)
-    top, bottom = min(top, zone_top), max(bottom, zone_bottom)
-    left, right = min(left, 0), max(right, int(advance) + 1)
-    width = right - left + 2 * margin
-    height = bottom - top + 2 * margin
-    origin = (margin - left, margin - top)
-    glyphs = Image.new("L", (width, height))
-    draw = ImageDraw.Draw(glyphs)
-    for x, piece in pieces:
-        draw.text(
-            (origin[0] + x, origin[1]), piece, font=font, fill=255, anchor="ls", features=_features(font)
-        )
-    ink = np.asarray(glyphs)
+    left = min([0] + [x + dx for x, (_, dx, _) in pieces])
+    right = max([1] + [x + dx + m.shape[1] for x, (m, dx, _) in pieces])
+    top = min([zone_top] + [dy for _, (_, _, dy) in pieces])
+    bottom = max([zone_bottom] + [dy + m.shape[0] for _, (m, _, dy) in pieces])
+    ox, oy = margin - left, margin - top  # canvas position of the baseline origin
+    ink = np.zeros((bottom - top + 2 * margin, right - left + 2 * margin), np.uint8)
+    for x, (mask, dx, dy) in pieces:
+        h, w = mask.shape
+        if h and w:
+            region = ink[oy + dy : oy + dy + h, ox + x + dx : ox + x + dx + w]
+            np.maximum(region, mask, out=region)
     guide = np.zeros_like(ink)
     cols = np.flatnonzero(ink.max(axis=0))
-    x0, x1 = (int(cols[0]), int(cols[-1]) + 1) if cols.size else (origin[0], origin[0] + int(advance))
-    guide[origin[1] + zone_top : origin[1] + zone_bottom, x0:x1] = 255
+    x0, x1 = (int(cols[0]), int(cols[-1]) + 1) if cols.size else (ox, ox + 1)
+    guide[oy + zone_top : oy + zone_bottom, x0:x1] = 255
     return ink, guide
 
 

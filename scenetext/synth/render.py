@@ -81,7 +81,7 @@ class WordRenderer:
         ref_px = self.height * RENDER_SCALE * (0.78 if cjk else 0.62)
         size = max(8, int(round(ref_px / max(face.cap_ratio, 0.2))))
         font = self.fonts.font(face, size)
-        margin = int(ref_px * (0.3 + style.border + style.extrusion)) + 2
+        margin = int(ref_px * (0.1 + style.elastic)) + 2  # room for warps; the crop adds its own padding
         if style.layout == "vertical":
             ink, guide = layout.vertical(font, text, style.spacing, cjk, margin)
         else:
@@ -107,7 +107,7 @@ class WordRenderer:
         return layers
 
     def _crop_box(
-        self, guide: np.ndarray, ink: np.ndarray, style: Style, rng: np.random.Generator
+        self, guide: np.ndarray, ink: np.ndarray, style: Style, ref_px: float, rng: np.random.Generator
     ) -> tuple[int, int, int, int, bool]:
         """Crop window around the guide and ink, padded by a random fraction of the text's short side;
         also whether the text runs vertically (the crop is stored with its width as the short side)."""
@@ -118,8 +118,10 @@ class WordRenderer:
         y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
         tall = style.layout != "horizontal" and (y1 - y0) > (x1 - x0)
         short = (x1 - x0) if tall else (y1 - y0)
-        ends = [int(short * rng.uniform(*style.pad_x)) for _ in range(2)]
-        sides = [int(short * rng.uniform(*style.pad_y)) for _ in range(2)]
+        # Decorations grow outside the glyphs: keep them inside the crop.
+        decor = int(ref_px * (style.border + style.extrusion + (0.12 if style.shadow else 0.0)))
+        ends = [decor + int(short * rng.uniform(*style.pad_x)) for _ in range(2)]
+        sides = [decor + int(short * rng.uniform(*style.pad_y)) for _ in range(2)]
         if tall:
             return y0 - ends[0], y1 + ends[1], x0 - sides[0], x1 + sides[1], True
         return y0 - sides[0], y1 + sides[1], x0 - ends[0], x1 + ends[1], False
@@ -153,7 +155,7 @@ class WordRenderer:
         distractor_texts: Sequence[str],
     ) -> np.ndarray:
         ink, guide = layers[..., 0], layers[..., 1]
-        y0, y1, x0, x1, tall = self._crop_box(guide, ink, style, rng)
+        y0, y1, x0, x1, tall = self._crop_box(guide, ink, style, ref_px, rng)
         ih, iw = ink.shape
         pad = max(0, -y0, -x0, y1 - ih, x1 - iw)
         if pad:
