@@ -9,17 +9,20 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from multiprocessing.pool import Pool
 from pathlib import Path
 
 from scenetext.synth.config import CATEGORIES, SynthConfig
-from scenetext.synth.generator import SynthGenerator
+from scenetext.synth.generator import SynthGenerator, encode_png
 
 BENCHMARK_SEED = 20240601
 CHUNK = 32
 
-_worker_generator = None
+# Generators of this process by config (as JSON); worker processes build theirs on first use.
+_generators: dict[str, SynthGenerator] = {}
 
 
 @dataclass
@@ -39,22 +42,41 @@ class WriteSummary:
         return self.count / self.seconds if self.seconds > 0 else 0.0
 
 
-def _init_worker(config: dict) -> None:
+def _key(config: SynthConfig) -> str:
+    return json.dumps(config.to_dict(), sort_keys=True)
+
+
+def _init_worker() -> None:
     import warnings
 
     import cv2
 
-    global _worker_generator
     cv2.setNumThreads(1)  # one process per core; OpenCV's own threads would only contend
     warnings.simplefilter("ignore")  # the parent process already reported font fallbacks
-    _worker_generator = SynthGenerator(SynthConfig.from_dict(config))
 
 
-def _render(index: int) -> tuple[bytes, str, str, str, int]:
-    from scenetext.synth.generator import encode_png
-
-    sample = _worker_generator.sample(index)
+def _render(task: tuple[str, int]) -> tuple[bytes, str, str, str, int]:
+    key, index = task
+    generator = _generators.get(key)
+    if generator is None:
+        generator = _generators[key] = SynthGenerator(SynthConfig.from_dict(json.loads(key)))
+    sample = generator.sample(index)
     return encode_png(sample.image), sample.label, sample.category, sample.font, sample.image.shape[1]
+
+
+@contextmanager
+def render_pool(workers: int) -> Iterator[Pool | None]:
+    """Worker processes for :func:`write_lmdb` (None for ``workers`` <= 1: render in this process).
+
+    spawn, not fork: the caller may hold threads (torch, OpenCV) that fork would copy in a bad state.
+    """
+    if workers <= 1:
+        yield None
+        return
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
+        yield pool
 
 
 def write_lmdb(
@@ -65,21 +87,28 @@ def write_lmdb(
     overwrite: bool = False,
     on_progress: Callable[[int], None] | None = None,
     generator: SynthGenerator | None = None,
+    pool: Pool | None = None,
 ) -> WriteSummary:
-    """Render samples 0..count-1 of ``config`` into a new LMDB at ``output``; ``workers`` <= 1 renders in
-    this process. ``on_progress(n)`` is called after every record. A ``generator`` already built for
-    ``config`` is reused instead of building another."""
+    """Render samples 0..count-1 of ``config`` into a new LMDB at ``output``.
+
+    ``workers`` <= 1 renders in this process; more starts a pool (or pass a running ``pool`` from
+    :func:`render_pool`). ``on_progress(n)`` is called after every record. A ``generator`` already built for
+    ``config`` is reused; otherwise one is built here first, so bad fonts, charsets or word lists fail before
+    any worker starts.
+    """
     from scenetext.data.lmdb_store import LmdbWriter
 
-    global _worker_generator
-    # Built here even when workers render: bad fonts, charsets or word lists fail before any process starts.
-    _worker_generator = generator if generator is not None else SynthGenerator(config)
+    key = _key(config)
+    _generators[key] = generator if generator is not None else SynthGenerator(config)
     output = Path(output)
     summary = WriteSummary(str(output), count, 0.0)
     start = time.perf_counter()
     widths = 0
-    with LmdbWriter(output, overwrite=overwrite) as writer:
-        for png, label, category, font, width in _rendered(config, count, workers):
+    with LmdbWriter(output, overwrite=overwrite) as writer, render_pool(0 if pool else workers) as own_pool:
+        active = pool if pool is not None else own_pool
+        tasks = ((key, index) for index in range(count))
+        results = map(_render, tasks) if active is None else active.imap(_render, tasks, chunksize=CHUNK)
+        for png, label, category, font, width in results:
             writer.add(png, label)
             summary.categories[category] += 1
             summary.fonts[font] += 1
@@ -101,19 +130,6 @@ def write_lmdb(
     return summary
 
 
-def _rendered(config: SynthConfig, count: int, workers: int):
-    if workers <= 1:
-        for index in range(count):
-            yield _render(index)
-        return
-    import multiprocessing
-
-    # spawn, not fork: the caller may hold threads (torch, OpenCV) that fork would copy in a bad state.
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(workers, initializer=_init_worker, initargs=(config.to_dict(),)) as pool:
-        yield from pool.imap(_render, range(count), chunksize=CHUNK)
-
-
 def benchmark_configs(lang: str, seed: int = BENCHMARK_SEED, **overrides) -> dict[str, SynthConfig]:
     """One config per category, each with its own seed so categories do not share their words."""
     return {
@@ -132,12 +148,19 @@ def write_benchmark(
     **overrides,
 ) -> list[WriteSummary]:
     """The synthetic challenge set: ``output/<category>/`` holds ``per_category`` samples of that category."""
-    return [
-        write_lmdb(cfg, per_category, Path(output) / name, workers, overwrite, on_progress)
-        for name, cfg in benchmark_configs(lang, **overrides).items()
-    ]
-
-
-def with_overrides(config: SynthConfig, **changes) -> SynthConfig:
-    """A copy of ``config`` with the non-None ``changes`` applied (CLI flags over a config file)."""
-    return replace(config, **{k: v for k, v in changes.items() if v is not None})
+    configs = benchmark_configs(lang, **overrides)
+    first = SynthGenerator(next(iter(configs.values())))  # fail early, and warn once, on fonts or charset
+    with render_pool(workers) as pool:
+        return [
+            write_lmdb(
+                cfg,
+                per_category,
+                Path(output) / name,
+                workers,
+                overwrite,
+                on_progress,
+                first if k == 0 else None,
+                pool,
+            )
+            for k, (name, cfg) in enumerate(configs.items())
+        ]
