@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from models_helpers import one_thread, trainable
 
 from scenetext.models.encoders.svtr import SVTR, local_attention_mask, svtr_preset
 
-
-def trainable(module: torch.nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+pytestmark = pytest.mark.usefixtures(one_thread.__name__)
 
 
 def mask_values(module: torch.nn.Module) -> int:
