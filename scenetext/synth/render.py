@@ -198,9 +198,9 @@ class WordRenderer:
         bg_lum = float(luminance(background)[text_zone].mean()) if text_zone.any() else 128.0
         # A busy background (photo, texture) under the text is calmed towards its mean so text stays legible.
         spread = float(luminance(background)[text_zone].std()) if text_zone.any() else 0.0
-        if spread > 35:
+        if spread > 30:
             mean = background[text_zone].mean(axis=0)
-            background = mean + (background - mean) * (35 / spread)
+            background = mean + (background - mean) * (30 / spread)
 
         colour = self._contrasting(rng, bg_lum, self.min_contrast)
         image = background
@@ -273,8 +273,11 @@ class WordRenderer:
                 draw.line([(x0, y0), (x1, y1)], fill=colour, width=int(rng.integers(1, 3)))
             elif kind == 1:
                 draw.rectangle([min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)], outline=colour)
-            else:
-                r = int(rng.integers(2, max(3, h // 3)))
+            else:  # blobs sit beside the word: one over the glyphs would hide strokes, not distract
+                r = int(rng.integers(2, max(3, min(h, w) // 5)))
+                if right - left < w - 4:
+                    gaps = [x for x in range(w) if x < left - r or x > right + r]
+                    x0 = gaps[int(rng.integers(len(gaps)))] if gaps else x0
                 draw.ellipse([x0 - r, y0 - r, x0 + r, y0 + r], fill=colour)
         for text in texts[: style.distractors]:
             size = max(6, int(h * rng.uniform(0.45, 0.9)) if not tall else int(w * rng.uniform(0.45, 0.9)))
