@@ -4,7 +4,8 @@ Same encoders, same encoder memory (tokens plus the sinusoidal encoding; the ViT
 post-LN decoder layers and linear head as NASTR. What differs is only the decoding: the queries are the
 embeddings of the previous tokens (SOS first) under a causal self-attention mask, trained with teacher forcing
 and decoded greedily one position at a time. Measuring "parallel vs autoregressive" inside the toolkit then
-isolates the decoding scheme.
+isolates the decoding scheme. Token embeddings keep PyTorch's N(0, 1) init without sqrt(d) scaling, like
+NASTR's text embedding.
 
 Number of positions: training with targets, T = targets.shape[1] (teacher-forced over SOS + the shifted
 target); otherwise greedy decoding for up to ``max_length + 1`` steps, stopping as soon as every sequence

@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from scenetext.errors import ScenetextError
+
 LOCAL = "local"
 GLOBAL = "global"
 
@@ -288,7 +290,7 @@ class SVTR(nn.Module):
 
     def forward(self, images: Tensor) -> Tensor:
         if not torch.jit.is_tracing() and tuple(images.shape[-2:]) != self.img_size:
-            raise ValueError(
+            raise ScenetextError(
                 f"SVTR built for {self.img_size[0]}x{self.img_size[1]} images, got "
                 f"{images.shape[-2]}x{images.shape[-1]} (the position embedding and local masks fix the size)"
             )

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from scenetext.errors import ScenetextError
 from scenetext.models.checkpoints import LoadReport, load_matching, read_checkpoint
 from scenetext.models.encoders.svtr import trunc_normal_
 
@@ -127,7 +128,7 @@ class ViT(nn.Module):
 
     def forward(self, images: Tensor) -> Tensor:
         if not torch.jit.is_tracing() and tuple(images.shape[-2:]) != self.img_size:
-            raise ValueError(
+            raise ScenetextError(
                 f"ViT built for {self.img_size[0]}x{self.img_size[1]} images, got "
                 f"{images.shape[-2]}x{images.shape[-1]}"
             )
