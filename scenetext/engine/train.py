@@ -85,8 +85,23 @@ def build_from_config(config: Config, recipe_dir: Path | None = None) -> BuiltMo
         rotate_tall=config.preprocess.rotate_tall,
         interpolation=interpolation,
     )
+    if config.model.encoder_init:
+        loader = getattr(getattr(model, "encoder", None), "load_mae_pretrained", None)
+        if loader is None:
+            raise ScenetextError(
+                f"model.encoder_init: {config.model.name} has no encoder that loads MAE weights"
+            )
+        report = loader(config.model.encoder_init)
+        log.info("encoder initialised from %s: %s", config.model.encoder_init, report.summary())
     if config.model.init_from:
         load_initial_weights(model, config.model.init_from, charset)
+    # The model emits max_length + 1 positions: one more character fits when no EOS follows (NASTR's filter).
+    if config.data.label.max_length is not None and config.data.label.max_length > model.max_length + 1:
+        log.warning(
+            "data.label.max_length %d > model.max_length %d + 1: such labels cannot be predicted whole",
+            config.data.label.max_length,
+            model.max_length,
+        )
     return BuiltModel(model, tokenizer, charset, preprocess, options)
 
 
@@ -127,12 +142,8 @@ def check_config(config: Config) -> None:
             raise ScenetextError(f"data.train.{i}.roots: an lmdb source needs at least one root")
         if source.ratio <= 0:
             raise ScenetextError(f"data.train.{i}.ratio: must be positive, got {source.ratio}")
-    label_max = config.data.label.max_length
-    if label_max is None or label_max > config.model.max_length:
-        raise ScenetextError(
-            f"data.label.max_length ({label_max}) must be set and at most model.max_length "
-            f"({config.model.max_length}): longer labels cannot be decoded"
-        )
+    if config.data.label.max_length is None:
+        raise ScenetextError("data.label.max_length: must be set (the models decode a bounded length)")
     steps, epochs = config.trainer.max_steps, config.trainer.max_epochs
     if (steps is None) == (epochs is None):
         raise ScenetextError(
