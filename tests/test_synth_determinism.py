@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader
 from scenetext.data.dataset import collate_batch
 from scenetext.data.lmdb_store import LmdbReader
 from scenetext.data.preprocess import ImagePreprocessor, PreprocessConfig
+from scenetext.errors import ScenetextError
 from scenetext.synth.config import SynthConfig
 from scenetext.synth.dataset import SynthDataset
 from scenetext.synth.generator import SynthGenerator, encode_png
@@ -94,3 +95,15 @@ def test_set_epoch_moves_to_new_samples():
     after = [dataset.sample(i).label for i in range(4)]
     assert after != before
     assert [dataset.sample(i).label for i in range(4)] == after
+
+
+def test_dataset_accepts_a_recipe_mapping():
+    config = _config()
+    preprocessor = ImagePreprocessor(PreprocessConfig())
+    from_mapping = SynthDataset(
+        {"lang": "en", "seed": 5, "font_dirs": config.font_dirs}, preprocessor, length=2
+    )
+    from_config = SynthDataset(config, preprocessor, length=2)
+    assert from_mapping[1][1] == from_config[1][1]
+    with pytest.raises(ScenetextError, match="unknown key"):
+        SynthDataset({"lang": "en", "colour": "red"}, preprocessor)

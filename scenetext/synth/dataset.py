@@ -30,11 +30,18 @@ class SynthDataset(Dataset):
     ``label_filter`` may reject a sample (e.g. a stricter ``max_length``); the next attempt of the same
     index is rendered instead, still deterministically. ``transform`` is the augmentation hook on the uint8
     H x W x 3 image before resizing, as for LMDB datasets. Call :meth:`set_epoch` to see new samples.
+    ``config`` may be a plain mapping of SynthConfig fields, as in a training recipe::
+
+        data:
+          train:
+            - kind: synth
+              ratio: 0.5
+              synth: {config: {lang: en, seed: 0, categories: {general: 1, curve: 1}}, length: 200000}
     """
 
     def __init__(
         self,
-        config: SynthConfig,
+        config: SynthConfig | dict,
         preprocessor: ImagePreprocessor,
         length: int = 100_000,
         label_filter: LabelFilter | None = None,
@@ -42,7 +49,8 @@ class SynthDataset(Dataset):
     ) -> None:
         if length < 1:
             raise ScenetextError(f"synth dataset: length {length} must be positive")
-        self.config = config
+        # A mapping is what a training recipe holds (data.train[i].synth.config in YAML).
+        self.config = config if isinstance(config, SynthConfig) else SynthConfig.from_dict(dict(config))
         self.preprocessor = preprocessor
         self.length = length
         self.label_filter = label_filter
