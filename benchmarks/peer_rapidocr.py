@@ -5,10 +5,11 @@ and p90) and throughput at a larger batch, both models on onnxruntime with the s
 side by side. Only rapidocr's recognizer (``TextRecognizer``) runs, on the crops; no detection, no
 direction classifier.
 
-Held-out split (deterministic, documented in docs/benchmarks.md): from each real training list in
-``--data`` (IIIT5K ``train.tags``, ICDAR 2015 ``gt.txt``), the entries at 0-based positions 0, 10, 20, ... of
-the list in file order (``--every 10``): 200 IIIT5K and 447 ICDAR 2015 crops. Training on the real data must
-leave these out.
+Held-out split: the validation part that the engine's ``scripts/split_lmdb.py INPUT TRAIN VAL
+--val-fraction 0.1 --seed 0`` cuts from each real set imported with ``scenetext data create`` (IIIT5K
+``train.tags`` as ``tags``, ICDAR 2015 ``gt.txt`` as ``icdar``). The same indices are computed here straight
+from the list files: entries that parse and decode, in file order (the LMDB order), then the first
+``round(0.1 * n)`` of ``numpy.random.default_rng(0).permutation(n)``: 200 IIIT5K and 447 ICDAR 2015 crops.
 
 rapidocr-onnxruntime is installed for this benchmark only, never as a dependency. It requires
 opencv-python, which would shadow the toolkit's opencv-python-headless, so install it without dependencies:
@@ -42,6 +43,7 @@ from scenetext.data.importers import read_list
 from scenetext.data.preprocess import load_image
 from scenetext.engine.metrics import mean_one_minus_ned, word_accuracy
 from scenetext.engine.protocols import normalize_text
+from scenetext.errors import ScenetextError
 from scenetext.inference import Recognizer
 
 SUBSETS = {"iiit5k": ("iiit5k-train/train.tags", "tags"), "ic15": ("ic15-train/gt.txt", "icdar")}
@@ -54,15 +56,21 @@ class Sample:
     label: str
 
 
-def heldout_real(root: Path, every: int = 10) -> list[Sample]:
-    """Every ``every``-th entry (positions 0, every, 2*every, ...) of each real list, decoded."""
+def heldout_real(root: Path, fraction: float = 0.1, seed: int = 0) -> list[Sample]:
+    """The validation records ``scripts/split_lmdb.py`` would pick from each imported real set."""
     samples = []
     for subset, (relative, fmt) in SUBSETS.items():
         listing = root / relative
         entries, _ = read_list(fmt, listing)
-        for entry in entries[::every]:
-            image = np.asarray(load_image(listing.parent / entry.path))
-            samples.append(Sample(subset, image, entry.label))
+        readable: list[tuple[np.ndarray, str]] = []
+        for entry in entries:
+            try:
+                readable.append((np.asarray(load_image(listing.parent / entry.path)), entry.label))
+            except ScenetextError:
+                continue  # create_lmdb skips it too, so it has no LMDB index
+        order = np.random.default_rng(seed).permutation(len(readable))
+        held_out = sorted(order[: max(1, round(len(readable) * fraction))].tolist())
+        samples += [Sample(subset, *readable[i]) for i in held_out]
     return samples
 
 
@@ -155,14 +163,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", default="default", help="built-in name or artifact directory")
     parser.add_argument("--backend", default="onnx", choices=("onnx", "torch"))
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/real")
-    parser.add_argument("--every", type=int, default=10, help="held-out rule: every N-th list entry")
+    parser.add_argument("--val-fraction", type=float, default=0.1, help="as scripts/split_lmdb.py")
+    parser.add_argument("--seed", type=int, default=0, help="as scripts/split_lmdb.py")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--runs", type=int, default=100, help="batch-1 timed reads")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
 
-    samples = heldout_real(args.data, args.every)
+    samples = heldout_real(args.data, args.val_fraction, args.seed)
     images = [s.image for s in samples]
     with tempfile.TemporaryDirectory() as workdir:
         ours_read, ours_name = ours(args.model, args.backend, args.threads, args.batch, Path(workdir))
@@ -176,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         results: dict[str, Any] = {
             "samples": len(samples),
             "threads": args.threads,
-            "split_every": args.every,
+            "split": {"val_fraction": args.val_fraction, "seed": args.seed},
         }
         for key, (read, name) in peers.items():
             measured = timing(read, images, args.runs)
