@@ -99,6 +99,8 @@ def read(
                     typer.echo(f"{path}\t{result.text}\t{result.confidence:.4f}")
     except ScenetextError as exc:
         _fail(str(exc))
+    except OSError as exc:  # the attention directory or a strip could not be written
+        _fail(f"{exc.filename}: cannot write ({exc.strerror})")
     if as_json:
         typer.echo(json.dumps(records, ensure_ascii=False, indent=2))
     if failed == len(files):
@@ -259,6 +261,8 @@ def demo(
         run = run_demo(recognizer, output, images=images, count=count, seed=seed, font_dirs=fonts)
     except ScenetextError as exc:
         _fail(str(exc))
+    except OSError as exc:
+        _fail(f"{exc.filename}: cannot write ({exc.strerror})")
     for problem in run.problems:
         _warn(problem)
     table = Table(title=f"scenetext demo: {recognizer.model_name}")
