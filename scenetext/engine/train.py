@@ -186,7 +186,10 @@ def _setup_logging() -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
         logger.addHandler(handler)
         logger.propagate = False
-    logger.setLevel(logging.INFO)
+    from lightning.pytorch.utilities import rank_zero_only
+
+    # Only the first process reports; the others (DDP ranks, read from the launcher's environment) warn.
+    logger.setLevel(logging.INFO if rank_zero_only.rank == 0 else logging.WARNING)
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     logging.getLogger("lightning.fabric").setLevel(logging.WARNING)
     expected = (
