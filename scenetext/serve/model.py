@@ -1,0 +1,97 @@
+"""The Recognizer as the service drives it: decode and resize per request, one ``read`` call per batch.
+
+Decoding (with the pixel limit checked from the header) and resizing to the model input happen in the
+request's own thread, so the batch worker only normalises and runs the network, and a waiting image holds a
+small model-size view instead of a full photo. The view is exactly what ``Recognizer.read`` would compute from
+the original (its resize is the identity on a model-size image), so served results equal ``read`` results.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from scenetext.data.preprocess import load_image
+from scenetext.errors import ScenetextError
+from scenetext.inference.attention import attention_strip
+from scenetext.inference.recognizer import RecognitionResult, Recognizer
+from scenetext.serve.uploads import ImageProblem, Upload
+
+
+@dataclass(frozen=True)
+class Job:
+    """One image for the batch worker: its model-size view and whether its attention maps are wanted."""
+
+    view: np.ndarray
+    attention: bool
+
+
+def _problem_for(error: ScenetextError) -> ImageProblem:
+    """The kind of failure: over the pixel limit (load_image says "decompression bomb"), or undecodable."""
+    message = str(error)
+    code = "image_too_large" if "decompression bomb" in message else "invalid_image"
+    return ImageProblem(code, message)
+
+
+class ServedModel:
+    """Wraps a loaded :class:`Recognizer` with the service's pixel limit and response helpers."""
+
+    def __init__(self, recognizer: Recognizer, max_pixels: int) -> None:
+        self.recognizer = recognizer
+        self.max_pixels = max_pixels
+        self.supports_attention = bool(getattr(recognizer.backend, "has_attention", True))
+        self._parameters: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self.recognizer.model_name
+
+    def describe(self) -> dict[str, Any]:
+        """Name, charset, input size and parameter count, for ``GET /v1/models`` and the page's header."""
+        if self._parameters is None:
+            self._parameters = int(self.recognizer.parameter_count())
+        charset = self.recognizer.tokenizer.charset
+        height, width = self.recognizer.input_size
+        return {
+            "name": self.name,
+            "charset": {"name": Path(charset.name).name, "size": len(charset)},
+            "input_size": {"height": height, "width": width},
+            "parameters": self._parameters,
+            "max_length": self.recognizer.config.get("max_length"),
+            "backend": self.recognizer.backend.name,
+            "device": self.recognizer.backend.device,
+            "attention": self.supports_attention,
+        }
+
+    def prepare(self, upload: Upload) -> np.ndarray | ImageProblem:
+        """Decode one upload within the pixel limit and resize it to the model input (uint8 H x W x 3)."""
+        if upload.problem is not None:
+            return upload.problem
+        try:
+            image = load_image(upload.data, max_pixels=self.max_pixels, name=upload.name)
+            return self.recognizer.preprocessor.resize(image)
+        except ScenetextError as exc:
+            return _problem_for(exc)
+
+    def recognize(self, jobs: list[Job]) -> list[RecognitionResult]:
+        """Read one batch; attention is computed for the whole batch when any image asks for it."""
+        attention = any(job.attention for job in jobs)
+        results = self.recognizer.read(
+            [job.view for job in jobs], batch_size=len(jobs), return_attention=attention, errors="keep"
+        )
+        assert isinstance(results, list)
+        return results
+
+    def strip_png_base64(self, view: np.ndarray, result: RecognitionResult) -> str | None:
+        """The attention strip of one result as base64 PNG (None when the result holds no maps)."""
+        if result.attention is None:
+            return None
+        strip = attention_strip(view, result.text, result.attention, result.char_confidences)
+        buffer = io.BytesIO()
+        strip.save(buffer, format="PNG", optimize=False)
+        return base64.b64encode(buffer.getvalue()).decode("ascii")
