@@ -146,6 +146,17 @@ def test_init_from_loads_artifact_or_checkpoint_strictly(data: Path, tmp_path: P
         build_from_config(wrong)
 
 
+def test_without_validation_last_is_saved_and_final_weights_exported(data: Path, tmp_path: Path) -> None:
+    overrides = tiny_overrides(data, tmp_path, steps=5) + ["data.val=[]", "trainer.val_check_interval=2"]
+    result = train(load_config(None, overrides))
+    run = tmp_path / "smoke"
+    assert result.best_score is None and result.best_checkpoint is None
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["last.ckpt"]
+    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 5
+    _, _, _, meta = load_artifact(run / "best")
+    assert meta["extra"]["step"] == 5
+
+
 @pytest.mark.parametrize("recipe", sorted((REPO / "configs" / "cpu").glob("*.yaml")), ids=lambda p: p.stem)
 def test_cpu_recipes_train_with_the_real_models(recipe: Path, data: Path, tmp_path: Path) -> None:
     overrides = [

@@ -60,8 +60,12 @@ def resolve_charset_spec(spec: str, recipe_dir: Path | None) -> str:
     return spec
 
 
-def build_from_config(config: Config, recipe_dir: Path | None = None) -> BuiltModel:
-    """Charset, tokenizer, model (with ``init_from`` weights) and preprocessing config of a recipe."""
+def build_from_config(config: Config, recipe_dir: Path | None = None, initialise: bool = True) -> BuiltModel:
+    """Charset, tokenizer, model and preprocessing config of a recipe.
+
+    ``initialise`` loads ``encoder_init`` and ``init_from`` weights (skipped on resume: the checkpoint holds
+    the weights, and the stage-1 files need not exist any more).
+    """
     from scenetext.data.charset import Charset, Tokenizer
     from scenetext.data.preprocess import PreprocessConfig
     from scenetext.models.artifact import build_options
@@ -85,7 +89,7 @@ def build_from_config(config: Config, recipe_dir: Path | None = None) -> BuiltMo
         rotate_tall=config.preprocess.rotate_tall,
         interpolation=interpolation,
     )
-    if config.model.encoder_init:
+    if initialise and config.model.encoder_init:
         loader = getattr(getattr(model, "encoder", None), "load_mae_pretrained", None)
         if loader is None:
             raise ScenetextError(
@@ -93,7 +97,7 @@ def build_from_config(config: Config, recipe_dir: Path | None = None) -> BuiltMo
             )
         report = loader(config.model.encoder_init)
         log.info("encoder initialised from %s: %s", config.model.encoder_init, report.summary())
-    if config.model.init_from:
+    if initialise and config.model.init_from:
         load_initial_weights(model, config.model.init_from, charset)
     # The model emits max_length + 1 positions: one more character fits when no EOS follows (NASTR's filter).
     if config.data.label.max_length is not None and config.data.label.max_length > model.max_length + 1:
@@ -244,7 +248,7 @@ def train(
     remove_stale_temporaries(run_dir / "checkpoints")
     L.seed_everything(config.run.seed, workers=True, verbose=False)
 
-    built = build_from_config(config, recipe_dir)
+    built = build_from_config(config, recipe_dir, initialise=checkpoint is None)
     subsets = discover_subsets(config.data.val)
     data = RecognitionDataModule(config.data, built.preprocess, built.charset, config.run.seed, subsets)
     system = RecognitionSystem(
