@@ -69,8 +69,6 @@ function newCard(file) {
   thumb.alt = file.name;
   thumb.addEventListener("load", () => URL.revokeObjectURL(url), { once: true });
   card.querySelector(".name").textContent = file.name || "pasted image";
-  $("#results").prepend(card);
-  $("#clear-button").hidden = false;
   return card;
 }
 
@@ -125,6 +123,8 @@ function showResult(card, result) {
 
 async function recognize(files) {
   const cards = files.map(newCard);
+  $("#results").prepend(...cards); // newest request on top, its images in the order given
+  $("#clear-button").hidden = false;
   const form = new FormData();
   files.forEach((file) => form.append("files", file, file.name || "pasted.png"));
   const attention = $("#attention-toggle").checked ? "?attention=1" : "";
