@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
 import warnings
 from collections.abc import Iterable, Sequence
@@ -24,6 +25,8 @@ from PIL import ImageFont
 
 from scenetext.errors import ScenetextError
 from scenetext.synth.sampling import weighted_index
+
+log = logging.getLogger(__name__)
 
 SYSTEM_FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", "~/.local/share/fonts", "~/.fonts")
 FONT_SUFFIXES = (".ttf", ".otf", ".ttc", ".otc")
@@ -213,6 +216,8 @@ def _index_file(source: str | bytes, label: str) -> list[dict]:
     from fontTools.ttLib import TTCollection, TTFont, TTLibError
 
     stream = io.BytesIO(source) if isinstance(source, bytes) else source
+    # fontTools logs harmless table quirks of real-world fonts ("extra bytes in post.stringData") as warnings.
+    logging.getLogger("fontTools").setLevel(logging.ERROR)
     try:
         if label.lower().endswith((".ttc", ".otc")):
             fonts = list(TTCollection(stream, lazy=True).fonts)
@@ -287,6 +292,7 @@ class FontLibrary:
         changed = False
         faces: list[FontFace] = []
         coverage: dict[tuple[str, int], Coverage] = {}
+        announced = False
         for path in files:
             stat = path.stat()
             key = str(path)
@@ -297,6 +303,9 @@ class FontLibrary:
                     cache = _read_cache(cache_path)
                 entry = cache.get(key)
                 if entry is None or entry["stamp"] != stamp:
+                    if not announced:
+                        _announce_indexing(files, cache, cache_path)
+                        announced = True
                     entry = {"stamp": stamp, "faces": _index_file(str(path), key)}
                     cache[key] = entry
                     changed = True
@@ -401,6 +410,13 @@ def _face_from(path: str, info: dict) -> FontFace:
 
 def _expand(ranges: list[list[int]]) -> frozenset[int]:
     return frozenset(cp for lo, hi in ranges for cp in range(lo, hi + 1))
+
+
+def _announce_indexing(files: Sequence[Path], cache: dict, cache_path: Path) -> None:
+    """Say why the first run is slow (CJK faces take about a second each), once per discovery."""
+    new = sum(1 for p in files if str(p) not in cache)
+    if new >= 20:
+        log.warning("indexing %d font files (first run only; cached in %s)", new, cache_path)
 
 
 # Faces already loaded in this process, by file: later generators (tests, benchmark categories) reuse them.
