@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -78,3 +81,23 @@ def files(*images: tuple[str, bytes] | tuple[str, bytes, str]) -> list[tuple[str
         content_type = image[2] if len(image) > 2 else "image/png"
         parts.append(("files", (name, data, content_type)))
     return parts
+
+
+@contextmanager
+def live_server(app: Any) -> Iterator[str]:
+    """Run ``app`` on uvicorn at 127.0.0.1 on a free port in a background thread; yields its base URL."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="test-uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the test server did not start"
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)

@@ -106,7 +106,10 @@ def test_many_images_come_back_in_order_through_several_batches(recognizer, coun
         response = client.post("/v1/recognize", files=files(*((f"{i}.png", d) for i, d in enumerate(images))))
     results = response.json()["results"]
     assert [r["name"] for r in results] == [f"{i}.png" for i in range(20)]
-    assert [r["text"] for r in results] == [r.text for r in recognizer.read(images)]
+    expected = recognizer.read(images)
+    assert [r["text"] for r in results] == [e.text for e in expected]
+    confidences = [r["confidence"] for r in results]
+    assert confidences == pytest.approx([e.confidence for e in expected], rel=1e-4, abs=1e-12)
     assert counting.calls == [8, 8, 4]
 
 
