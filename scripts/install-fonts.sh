@@ -76,9 +76,10 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update
 # Packages missing from this release are skipped with a note rather than failing the whole install.
+known=" $(apt-cache pkgnames | tr '\n' ' ') "
 available=()
 for pkg in "${packages[@]}"; do
-  if apt-cache show "$pkg" >/dev/null 2>&1; then
+  if [[ $known == *" $pkg "* ]]; then
     available+=("$pkg")
   else
     echo "note: $pkg is not available in this Debian release; skipped" >&2
