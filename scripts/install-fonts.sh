@@ -89,4 +89,4 @@ $sudo apt-get install -y --no-install-recommends "${available[@]}"
 if command -v fc-cache >/dev/null; then
   fc-cache -f >/dev/null
 fi
-echo "installed ${#available[@]} packages; list them with: scenetext synth fonts"
+echo "${#available[@]} font packages present; list the fonts with: scenetext synth fonts"
