@@ -8,6 +8,7 @@ font the library falls back to Pillow's built-in scalable font and warns, so the
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import io
 import json
@@ -360,7 +361,12 @@ class FontLibrary:
                 continue
             ok = coverage.known.get(ch)
             if ok is None:
-                ok = ord(ch) in coverage.cmap and not _blank_glyphs(self.font(face, 24), [ch])
+                if not coverage.in_cmap(ord(ch)):
+                    ok = False
+                elif coverage.checked(ch):
+                    ok = ord(ch) not in coverage.blank
+                else:
+                    ok = not _blank_glyphs(self.font(face, 24), [ch])
                 coverage.known[ch] = ok
             if not ok:
                 return False
@@ -371,15 +377,31 @@ class FontLibrary:
 
 
 class Coverage:
-    """The characters one face can draw: its cmap, minus glyphs found blank; answers cached per character."""
+    """The characters one face can draw: its cmap minus the glyphs found blank at indexing time.
+
+    Kept as code-point ranges (a CJK face maps tens of thousands of characters; 550 faces as sets would
+    cost hundreds of MB in every worker); answers are cached per character as they are asked.
+    """
 
     def __init__(self, info: dict) -> None:
-        self.cmap = _expand(info["cmap"])
-        blank = _expand(info["blank"])
-        checked = [chr(c) for c in range(0x21, 0x7F)]
-        if info["checked"] == "gb2312":
-            checked += list(_gb2312_chars())
-        self.known: dict[str, bool] = {ch: ord(ch) in self.cmap and ord(ch) not in blank for ch in checked}
+        self._starts = [lo for lo, _ in info["cmap"]]
+        self._ends = [hi for _, hi in info["cmap"]]
+        self.blank = _expand(info["blank"])
+        self._checked_gb2312 = info["checked"] == "gb2312"
+        self.known: dict[str, bool] = {}
+
+    def in_cmap(self, codepoint: int) -> bool:
+        i = bisect.bisect_right(self._starts, codepoint) - 1
+        return i >= 0 and codepoint <= self._ends[i]
+
+    def checked(self, ch: str) -> bool:
+        """Whether indexing already rendered this character (printable ASCII, and GB2312 in CJK faces)."""
+        return 0x21 <= ord(ch) < 0x7F or (self._checked_gb2312 and ch in _gb2312_set())
+
+
+@lru_cache(maxsize=1)
+def _gb2312_set() -> frozenset[str]:
+    return frozenset(_gb2312_chars())
 
 
 @lru_cache(maxsize=4096)

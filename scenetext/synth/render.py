@@ -281,7 +281,8 @@ class WordRenderer:
                 draw.ellipse([x0 - r, y0 - r, x0 + r, y0 + r], fill=colour)
         for text in texts[: style.distractors]:
             size = max(6, int(h * rng.uniform(0.45, 0.9)) if not tall else int(w * rng.uniform(0.45, 0.9)))
-            font = self.fonts.font(face, max(6, int(size / max(face.cap_ratio, 0.2) * 0.6)))
+            # Sizes in steps of 4 px keep the number of cached font objects (and their memory) small.
+            font = self.fonts.font(face, max(8, 4 * round(size / max(face.cap_ratio, 0.2) * 0.15)))
             colour = tuple(int(c) for c in self._contrasting(rng, bg_lum, 50))
             where = int(rng.integers(4))
             length = font.getlength(text)
