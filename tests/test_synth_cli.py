@@ -96,3 +96,33 @@ def test_fonts_command_lists_faces_and_fallback(tmp_path):
     result = runner.invoke(app, ["synth", "fonts", "--fonts", str(tmp_path)])
     assert result.exit_code == 0
     assert "built-in" in result.output and "warning:" in result.stderr
+
+
+def test_config_file_with_flag_overrides(tmp_path):
+    config = tmp_path / "synth.yaml"
+    config.write_text("lang: en\nheight: 40\ncategories: {contextless: 1}\nseed: 9\n", encoding="utf-8")
+    out = tmp_path / "set"
+    result = runner.invoke(
+        app,
+        [
+            "synth",
+            "--config",
+            str(config),
+            "--seed",
+            "3",
+            "--count",
+            "3",
+            "--output",
+            str(out),
+            *_font_args(),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    meta = json.loads((out / "synth.json").read_text())
+    assert meta["config"]["height"] == 40 and meta["config"]["seed"] == 3
+    assert meta["categories"] == {"contextless": 3}
+    config.write_text("lang: en\nheigth: 40\n", encoding="utf-8")
+    result = runner.invoke(
+        app, ["synth", "--config", str(config), "--count", "1", "--output", str(tmp_path / "y")]
+    )
+    assert result.exit_code == 1 and "unknown key 'heigth'" in result.stderr
