@@ -171,15 +171,15 @@ def lpv_micro(
     drop_path_rate: float = 0.0,
     **options,
 ) -> LPV:
-    """A CPU-sized LPV for tests and quick experiments: 3-block SVTR of width 64 (8x16 grid at 32x64),
-    one GLRM layer with FFN 128; the decoder structure is the full one."""
+    """A CPU-sized LPV for tests and quick experiments: 3-block SVTR ending at width 96 (8x16 grid at
+    32x64), one GLRM layer with FFN 192; the decoder structure is the full one."""
     encoder = SVTR(
         img_size=img_size,
-        embed_dims=(32, 64, 64),
+        embed_dims=(32, 64, 96),
         depths=(1, 1, 1),
-        num_heads=(2, 2, 2),
+        num_heads=(2, 2, 3),
         mixer=("local", "local", "global"),
         merge_strides=((1, 1), (1, 1)),
         drop_path_rate=drop_path_rate,
     )
-    return LPV(encoder, num_classes, **{"glrm_layers": 1, "ffn_dim": 128, **options})
+    return LPV(encoder, num_classes, **{"glrm_layers": 1, "ffn_dim": 192, **options})
