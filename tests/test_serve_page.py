@@ -176,3 +176,15 @@ def test_the_live_server_batches_concurrent_clients(server, recognizer) -> None:
         result = response.json()["results"][0]
         assert result["text"] == expected.text
         assert result["confidence"] == pytest.approx(expected.confidence, rel=1e-4, abs=1e-12)
+
+
+def test_api_docs_render_offline(server, browser_context) -> None:
+    """Swagger UI comes from the package and understands FastAPI's OpenAPI 3.1 document."""
+    requested: list[str] = []
+    page = browser_context.new_page()
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(server + "/docs")
+    page.locator(".opblock-summary-path", has_text="/v1/recognize").wait_for()
+    assert page.locator(".opblock-summary-path", has_text="/v1/models").count() == 1
+    assert all(url.startswith((server, "data:", "blob:")) for url in requested), requested
+    page.close()
