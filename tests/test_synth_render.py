@@ -68,3 +68,19 @@ def test_png_encoding_is_lossless():
     image = generator("en").sample(0).image
     decoded = cv2.cvtColor(cv2.imdecode(np.frombuffer(encode_png(image), np.uint8), 1), cv2.COLOR_BGR2RGB)
     assert np.array_equal(decoded, image)
+
+
+def test_text_colours_keep_the_contrast_floor():
+    from scenetext.synth.backgrounds import BackgroundMaker, luminance
+    from scenetext.synth.fonts import FontLibrary
+    from scenetext.synth.render import WordRenderer
+
+    renderer = WordRenderer(FontLibrary.builtin(), BackgroundMaker([], system=False), 32, min_contrast=70)
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        background = float(rng.uniform(0, 255))
+        colour = renderer._contrasting(rng, background, 70)
+        second = renderer._contrasting(rng, background, 70, dark=bool(luminance(colour) < background))
+        assert abs(luminance(colour) - background) >= 70
+        assert abs(luminance(second) - background) >= 70
+        assert (luminance(second) < background) == (luminance(colour) < background)

@@ -211,15 +211,21 @@ class WordRenderer:
             image = _blend(image, colour * rng.uniform(0.35, 0.6), extrusion_a)
         if outline_a is not None:
             image = _blend(image, self._contrasting(rng, luminance(colour), self.min_contrast), outline_a)
-        image = _blend(image, self._fill(style, colour, rng, out_h, out_w), fill_a)
+        image = _blend(image, self._fill(style, colour, bg_lum, rng, out_h, out_w), fill_a)
         return self._camera(np.clip(image, 0, 255).astype(np.uint8), style, rng)
 
-    def _contrasting(self, rng: np.random.Generator, against: float, floor: float) -> np.ndarray:
-        """A random colour whose luminance differs from ``against`` by at least ``floor`` (0-255 scale)."""
+    def _contrasting(
+        self, rng: np.random.Generator, against: float, floor: float, dark: bool | None = None
+    ) -> np.ndarray:
+        """A random colour whose luminance differs from ``against`` by at least ``floor`` (0-255 scale),
+        darker or lighter as ``dark`` says (None: whichever side has room, mostly the farther one)."""
         colour = random_colour(rng)
         lum = float(luminance(colour))
         dark_ok, light_ok = against - floor >= 0, against + floor <= 255
-        go_dark = dark_ok and (not light_ok or against > 127 or rng.random() < 0.15)
+        if dark is None:
+            go_dark = dark_ok and (not light_ok or against > 127 or rng.random() < 0.15)
+        else:
+            go_dark = dark and dark_ok or not light_ok
         if go_dark:
             target = rng.uniform(0, max(against - floor, 0))
             if lum > target:
@@ -230,12 +236,16 @@ class WordRenderer:
                 colour = 255 - (255 - colour) * ((255 - target) / max(255 - lum, 1e-3))
         return colour.astype(np.float32)
 
-    def _fill(self, style: Style, colour: np.ndarray, rng: np.random.Generator, h: int, w: int) -> np.ndarray:
-        """Glyph fill: a solid colour, a two-tone gradient, or a texture modulating the colour."""
+    def _fill(
+        self, style: Style, colour: np.ndarray, bg_lum: float, rng: np.random.Generator, h: int, w: int
+    ) -> np.ndarray:
+        """Glyph fill: a solid colour, a two-tone gradient (both ends clear the contrast floor), or a
+        texture modulating the colour."""
         if style.fill == "gradient":
             t = np.linspace(0, 1, h if rng.random() < 0.7 else w, dtype=np.float32)
             t = t[:, None, None] if t.size == h else t[None, :, None]
-            other = np.clip(colour + rng.uniform(-70, 70, size=3), 0, 255).astype(np.float32)
+            dark = bool(luminance(colour) < bg_lum)
+            other = self._contrasting(rng, bg_lum, self.min_contrast, dark=dark)
             return colour + (other - colour) * t
         if style.fill == "texture":
             texture = self.backgrounds.make(rng, h, w, "texture" if rng.random() < 0.6 else "noise")
