@@ -68,6 +68,15 @@ function newCard(file) {
   thumb.src = url;
   thumb.alt = file.name;
   thumb.addEventListener("load", () => URL.revokeObjectURL(url), { once: true });
+  thumb.addEventListener(
+    "error",
+    () => {
+      URL.revokeObjectURL(url);
+      thumb.hidden = true;
+      thumb.parentElement.classList.add("no-preview");
+    },
+    { once: true },
+  );
   card.querySelector(".name").textContent = file.name || "pasted image";
   return card;
 }
