@@ -49,13 +49,14 @@ def find_chromium() -> str:
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if found:
         return found
+    message = "chromium is not installed (apt-get install chromium) and this user cannot install it"
     if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
         command = "apt-get update && apt-get install -y --no-install-recommends chromium"
-        subprocess.run(["sh", "-c", command], check=True, capture_output=True, timeout=900)
+        done = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=900)
         found = shutil.which("chromium")
         if found:
             return found
-    message = "chromium is not installed (apt-get install chromium) and this user cannot install it"
+        message = f"installing chromium failed: {(done.stderr.strip().splitlines() or ['?'])[-1]}"
     if os.environ.get("CI"):
         pytest.fail(message)
     pytest.skip(message)
