@@ -1,10 +1,10 @@
-"""PP-OCRv4's recognizer (rapidocr-onnxruntime) on every LMDB under a root: word accuracy and 1-NED per subset.
+"""PP-OCRv4's recognizer (rapidocr-onnxruntime) on every LMDB under a root: word accuracy, 1-NED per subset.
 
 The counterpart of ``scenetext test --model M --data ROOT --protocol P`` for the peer, so both are scored on
 the same images with the same protocol (e.g. the synthetic challenge benchmark, one LMDB per category).
 Only rapidocr's recognizer runs, on the crops, with its own batching (``rec_batch_num``).
 
-rapidocr-onnxruntime is installed for benchmarks only, never as a dependency (see benchmarks/peer_rapidocr.py):
+rapidocr-onnxruntime is for benchmarks only, never a dependency (see benchmarks/peer_rapidocr.py):
 
     pip install --no-deps rapidocr-onnxruntime pyclipper shapely six
 
