@@ -19,7 +19,8 @@ WHICH="${1:-all}"
 REAL="${REAL:-../shared/data/real}"
 WORK="${WORK:-runs/default-data}"
 RUNS="${RUNS:-runs}"
-export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
+# One intra-op thread: on the shared 2-core machine two threads spent ~5x more CPU time per step (spinning).
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 
 install_best() {  # $1 run directory, $2 built-in name: copy the best artifact into the package
     rm -rf "scenetext/weights/$2"
