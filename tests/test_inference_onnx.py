@@ -61,10 +61,11 @@ def test_export_parity_and_onnx_backend(family: str, exported, fonts: list[str])
     assert report.ok, report.mismatches
     assert report.batch_sizes == [1, 2, 3]  # the dynamic batch axis is exercised
     assert report.max_logit_diff < 1e-3
-    by_torch = Recognizer.load(artifact).read([w.image for w in words], return_attention=True)
-    by_onnx = Recognizer.load(onnx_path.parent, backend="onnx", threads=1).read(
-        [w.image for w in words], batch_size=4, return_attention=True
-    )
+    torch_recognizer = Recognizer.load(artifact)
+    onnx_recognizer = Recognizer.load(onnx_path.parent, backend="onnx", threads=1)
+    assert onnx_recognizer.parameter_count() == torch_recognizer.parameter_count()  # recorded at export
+    by_torch = torch_recognizer.read([w.image for w in words], return_attention=True)
+    by_onnx = onnx_recognizer.read([w.image for w in words], batch_size=4, return_attention=True)
     for a, b in zip(by_torch, by_onnx, strict=True):
         assert a.text == b.text
         assert a.confidence == pytest.approx(b.confidence, rel=1e-3, abs=1e-9)

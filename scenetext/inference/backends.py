@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 LOGITS = "logits"
 ATTENTION = "attention"
 INPUT = "images"
+PARAMETERS_KEY = "scenetext_parameters"  # ONNX metadata: the torch model's parameter count
 
 
 class Backend(Protocol):
@@ -114,6 +115,7 @@ class OnnxBackend:
         self.path = path
         self.device = device
         self.outputs = [output.name for output in self.session.get_outputs()]
+        self.metadata: dict[str, str] = dict(self.session.get_modelmeta().custom_metadata_map)
         if LOGITS not in self.outputs:
             raise ScenetextError(f"{path}: no {LOGITS!r} output (not exported by scenetext export)")
 

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from scenetext.errors import ScenetextError
-from scenetext.inference.backends import ATTENTION, INPUT, LOGITS, OnnxBackend, softmax
+from scenetext.inference.backends import ATTENTION, INPUT, LOGITS, PARAMETERS_KEY, OnnxBackend, softmax
 from scenetext.inference.samples import WordImage
 
 DEFAULT_OPSET = 17  # LayerNormalization is a native op from 17 on
@@ -80,6 +80,17 @@ def _native_stderr_silenced() -> Iterator[None]:
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+
+
+def _add_metadata(path: str, values: dict[str, str]) -> None:
+    """Store key/value pairs in the file's metadata, readable through onnxruntime without torch."""
+    import onnx
+
+    model = onnx.load(path)
+    for key, value in values.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(model, path)
 
 
 def _place_config(config_path: Path, target_dir: Path) -> None:
@@ -141,6 +152,7 @@ def export_onnx(
                 opset_version=opset,
                 dynamo=False,
             )
+        _add_metadata(tmp_name, {PARAMETERS_KEY: str(sum(p.numel() for p in net.parameters()))})
         os.replace(tmp_name, output)
     except Exception as exc:  # the exporter raises many types; the user needs the one-line reason
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -21,7 +21,7 @@ from scenetext.data.preprocess import ImagePreprocessor, ImageSource, Preprocess
 from scenetext.errors import ScenetextError
 from scenetext.inference import pretrained
 from scenetext.inference.attention import attention_strip
-from scenetext.inference.backends import Backend, OnnxBackend, TorchBackend
+from scenetext.inference.backends import PARAMETERS_KEY, Backend, OnnxBackend, TorchBackend
 
 ONNX_FILE = "model.onnx"
 BACKENDS = ("torch", "onnx")
@@ -250,9 +250,12 @@ class Recognizer:
         return attention_strip(view, result.text, result.attention, result.char_confidences, scale=scale)
 
     def parameter_count(self) -> int:
-        """Number of model parameters (torch: the module; onnx: the graph's initializers)."""
+        """Number of model parameters (torch: the module; onnx: recorded at export, else the initializers)."""
         if isinstance(self.backend, TorchBackend):
             return sum(p.numel() for p in self.backend.model.parameters())
+        recorded = getattr(self.backend, "metadata", {}).get(PARAMETERS_KEY)
+        if recorded is not None:
+            return int(recorded)
         import onnx
 
         graph = onnx.load(str(self.source), load_external_data=False).graph
