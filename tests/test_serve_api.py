@@ -308,11 +308,20 @@ def test_models_health_openapi_and_docs(counting) -> None:
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "not_found"
 
 
-def test_shutdown_stops_the_worker(counting) -> None:
+def test_shutdown_stops_the_worker_and_later_requests_get_503(counting) -> None:
     app = create_app(counting, ServeSettings())
     with TestClient(app) as client:
         assert client.post("/v1/recognize", files=files(("a.png", word_png(0)))).status_code == 200
         worker = app.state.batcher._thread
         assert worker is not None and worker.is_alive()
     assert not worker.is_alive()
-    assert not app.state.batcher.healthy
+
+    async def late_request() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.post("/v1/recognize", files=files(("b.png", word_png(1))))
+
+    response = asyncio.run(late_request())
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "shutting_down"
+    assert counting.calls == [1]

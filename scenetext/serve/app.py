@@ -123,6 +123,8 @@ def create_app(recognizer: Recognizer, settings: ServeSettings | None = None) ->
     install_error_handlers(app)
 
     def busy() -> ApiError:
+        if not batcher.healthy:
+            return ApiError(503, "shutting_down", "the service is shutting down")
         return ApiError(
             503,
             "queue_full",
@@ -180,10 +182,8 @@ def create_app(recognizer: Recognizer, settings: ServeSettings | None = None) ->
             return _all_failed(uploads, problems, results)
         try:
             outputs = await batcher.submit([job for _, job in jobs])
-        except QueueFull:
+        except (QueueFull, BatcherClosed):
             raise busy() from None
-        except BatcherClosed:
-            raise ApiError(503, "shutting_down", "the service is shutting down") from None
         if attention:
             pngs = await run_in_threadpool(
                 strips, [(job.view, out) for (_, job), (out, _) in zip(jobs, outputs, strict=True)]
