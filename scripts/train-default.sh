@@ -8,7 +8,7 @@
 #
 # Resources, as measured for docs/models.md on the project's 2-core CPU machine shared with other jobs (no GPU):
 #   English: import + split ~1 min; rendering 24,000 synthetic words ~3.5 min (~116 img/s, 2 workers);
-#            training 800 steps of batch 32: 25 min (13 to 54 img/s depending on the load).
+#            training 800 steps of batch 32: 25 min (10 to 72 img/s depending on the load).
 #   Chinese: rendering 10,000 words 6 min (30 img/s, 1 worker, shared); training 300 steps: 17 min.
 # These runs are far too short to read (both models score 0% word accuracy, see docs/models.md). On a GPU,
 # raise trainer.max_steps to tens of thousands, render more (or use `kind: synth` on the fly with many
