@@ -145,11 +145,14 @@ class TrainerConfig:
 
     The run length is ``max_steps`` optimizer steps, or ``max_epochs`` passes over the training data (then
     ``max_steps = max_epochs * floor(samples / (batch_size * processes)) / accumulate_grad_batches``, the
-    count the NASTR schedule was built from, spec-nastr §5.2). Set one of the two to null.
+    count the NASTR schedule was built from, spec-nastr §5.2). Set one of the two to null. ``max_time``
+    ("DD:HH:MM:SS") also stops the run when that much time has passed (a fixed compute budget); the schedule
+    is still laid out over ``max_steps``.
     """
 
     max_steps: int | None = 1000
     max_epochs: int | None = None
+    max_time: str | None = None
     val_check_interval: int = 1000
     accelerator: str = "auto"
     devices: int | str | list[int] = "auto"

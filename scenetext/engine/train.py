@@ -15,6 +15,7 @@ clipping and accumulation; this module only assembles the pieces from a :class:`
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import warnings
 from dataclasses import dataclass
@@ -155,6 +156,10 @@ def check_config(config: Config) -> None:
         )
     if (steps is not None and steps < 1) or (epochs is not None and epochs < 1):
         raise ScenetextError("trainer.max_steps / trainer.max_epochs: must be positive")
+    if config.trainer.max_time is not None and not re.fullmatch(
+        r"\d+:\d\d:\d\d:\d\d", config.trainer.max_time
+    ):
+        raise ScenetextError(f"trainer.max_time {config.trainer.max_time!r}: expected DD:HH:MM:SS")
     if config.trainer.val_check_interval < 1:
         raise ScenetextError("trainer.val_check_interval: must be positive")
 
@@ -320,6 +325,7 @@ def train(
         default_root_dir=run_dir,
         max_steps=tc.max_steps if tc.max_steps is not None else -1,
         max_epochs=-1,
+        max_time=tc.max_time,
         val_check_interval=tc.val_check_interval * tc.accumulate_grad_batches if has_val else None,
         check_val_every_n_epoch=None,
         limit_val_batches=tc.limit_val_batches if has_val else 0,
