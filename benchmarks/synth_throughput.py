@@ -17,7 +17,13 @@ import json
 import multiprocessing
 import os
 import platform
+import sys
 import time
+from pathlib import Path
+
+# Spawned workers re-import this script, not the caller's working directory: make the checkout importable
+# there too: an uninstalled checkout then works (a failing pool initializer would hang the pool).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 _generator = None
 
