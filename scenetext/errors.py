@@ -6,3 +6,7 @@ class ScenetextError(ValueError):
 
     CLI commands catch it and print ``error: <message>`` without a traceback, so the message must stand alone.
     """
+
+
+class ImageTooLargeError(ScenetextError):
+    """An image refused for its pixel count, before decoding: callers (the service) answer it differently."""

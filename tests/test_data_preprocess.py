@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from scenetext.data.preprocess import ImagePreprocessor, PreprocessConfig, load_image
-from scenetext.errors import ScenetextError
+from scenetext.errors import ImageTooLargeError, ScenetextError
 
 
 def _encode(image: Image.Image, fmt: str = "PNG", **kwargs) -> bytes:
@@ -168,12 +168,12 @@ def _png_with_header_size(width: int, height: int) -> bytes:
 def test_bomb_refused_from_header_before_decoding():
     # 8000 x 8000 is below Pillow's own limit, so the refusal must come from our header check; the pixel data
     # is missing, so decoding first would have reported a truncated image instead.
-    with pytest.raises(ScenetextError) as info:
+    with pytest.raises(ImageTooLargeError) as info:
         load_image(_png_with_header_size(8000, 8000), name="label-000000007")
     _assert_one_line(info, "label-000000007", "64000000 pixels", "decompression bomb")
-    with pytest.raises(ScenetextError, match="decompression bomb"):
+    with pytest.raises(ImageTooLargeError, match="decompression bomb"):
         load_image(_png_with_header_size(100_000, 100_000))
-    with pytest.raises(ScenetextError, match="exceeds the limit of 100"):
+    with pytest.raises(ImageTooLargeError, match="exceeds the limit of 100"):
         load_image(Image.new("RGB", (20, 20)), max_pixels=100)
 
 

@@ -15,7 +15,7 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from scenetext.errors import ScenetextError
+from scenetext.errors import ImageTooLargeError, ScenetextError
 
 ImageSource = str | Path | bytes | bytearray | memoryview | Image.Image | np.ndarray
 
@@ -40,7 +40,7 @@ def _check_size(width: int, height: int, max_pixels: int, name: str) -> None:
     if width <= 0 or height <= 0:
         raise ScenetextError(f"{name}: zero-size image ({width}x{height})")
     if width * height > max_pixels:
-        raise ScenetextError(
+        raise ImageTooLargeError(
             f"{name}: {width}x{height} = {width * height} pixels exceeds the limit of {max_pixels} "
             "(possible decompression bomb)"
         )
@@ -128,7 +128,7 @@ def _open(source: ImageSource, name: str) -> Image.Image:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             return Image.open(stream)
     except Image.DecompressionBombError as exc:
-        raise ScenetextError(f"{name}: refused, {exc} (possible decompression bomb)") from None
+        raise ImageTooLargeError(f"{name}: refused, {exc} (possible decompression bomb)") from None
     except UnidentifiedImageError:
         raise ScenetextError(f"{name}: not a recognised image format") from None
     except (OSError, SyntaxError, ValueError) as exc:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from scenetext.data.preprocess import load_image
-from scenetext.errors import ScenetextError
+from scenetext.errors import ImageTooLargeError, ScenetextError
 from scenetext.inference.attention import attention_strip
 from scenetext.inference.recognizer import RecognitionResult, Recognizer
 from scenetext.serve.uploads import ImageProblem, Upload
@@ -32,10 +32,9 @@ class Job:
 
 
 def _problem_for(error: ScenetextError) -> ImageProblem:
-    """The kind of failure: over the pixel limit (load_image says "decompression bomb"), or undecodable."""
-    message = str(error)
-    code = "image_too_large" if "decompression bomb" in message else "invalid_image"
-    return ImageProblem(code, message)
+    """The kind of failure: over the pixel limit, or undecodable."""
+    code = "image_too_large" if isinstance(error, ImageTooLargeError) else "invalid_image"
+    return ImageProblem(code, str(error))
 
 
 class ServedModel:
