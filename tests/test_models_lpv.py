@@ -257,3 +257,11 @@ def test_masked_inference_graph_exports_to_onnx_with_dynamic_batch(tmp_path):
     (logits,) = session.run(None, {"images": images.numpy()})
     assert logits.shape == expected.shape
     np.testing.assert_allclose(logits, expected, atol=1e-4, rtol=1e-4)
+
+
+def test_training_below_the_batchnorm_minimum_fails_with_a_clear_error():
+    model = build_model("lpv-micro", num_classes=EN36.num_classes).train()
+    with pytest.raises(ScenetextError, match="batch of at least 2 images"):
+        model(torch.rand(1, 3, 32, 64))
+    assert model(torch.rand(2, 3, 32, 64)).logits.shape[0] == 2
+    assert model.eval()(torch.rand(1, 3, 32, 64)).logits.shape[0] == 1

@@ -12,6 +12,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from scenetext.errors import ScenetextError
 from scenetext.models.layers.sinusoidal import sinusoidal_table
 
 # Encoder strides of the key U-Net: the first layer halves only the width, the others halve both.
@@ -71,6 +72,8 @@ class PositionAttention(nn.Module):
         self.k_decoder = nn.ModuleList(
             _up(mid, dim if i == len(up_sizes) - 1 else mid, size) for i, size in enumerate(up_sizes)
         )
+        # BatchNorm needs two values per channel in training: a 1x1 deepest level needs two images.
+        self.min_train_batch = 2 if min(h * w for h, w in sizes) == 1 else 1
         self.register_buffer("pe", sinusoidal_table(num_slots, dim), persistent=False)
         self.project = nn.Linear(dim, dim)
 
@@ -87,6 +90,12 @@ class PositionAttention(nn.Module):
 
     def forward(self, features: Tensor, seed: Tensor | None = None) -> tuple[Tensor, Tensor]:
         n, e, h, w = features.shape
+        if self.training and n < self.min_train_batch:
+            raise ScenetextError(
+                f"position attention: training at grid {self.grid} needs a batch of at least "
+                f"{self.min_train_batch} images (the key U-Net's BatchNorm sees one value per channel "
+                f"at its 1x1 level); got {n}"
+            )
         keys = self.keys(features).flatten(2)  # N x E x hw
         query = self.pe.unsqueeze(0) if seed is None else seed + self.pe
         query = self.project(query).expand(n, -1, -1)  # N x T x E
