@@ -4,22 +4,24 @@
 # usage: scripts/train-default.sh [en|zh|all]      (default: all; run from the repository root)
 #
 # Needs the real IIIT5K and ICDAR 2015 train splits (REAL, default ../shared/data/real; they are research data
-# and never enter the repository). Writes everything else under WORK (default runs/default-data; runs/ is git-ignored).
+# and never enter the repository). Writes everything else under WORK (default runs/default-data) and RUNS
+# (default runs); runs/ is git-ignored.
 #
-# Resources, as measured for docs/models.md on the project's 2-core CPU machine shared with other jobs (no GPU):
-#   English: import + split ~1 min; rendering 24,000 synthetic words ~3.5 min (~116 img/s, 2 workers);
-#            training 800 steps of batch 32: 25 min (10 to 72 img/s depending on the load).
-#   Chinese: rendering 10,000 words 6 min (30 img/s, 1 worker, shared); training 300 steps: 17 min.
-# These runs are far too short to read (both models score 0% word accuracy, see docs/models.md). On a GPU,
-# raise trainer.max_steps to tens of thousands, render more (or use `kind: synth` on the fly with many
-# workers), and consider model.options.encoder=svtr-tiny; nothing else in this script changes.
+# Resources, as measured for docs/models.md on the project's 2-core CPU machine (no GPU):
+#   English: import + split ~1 min; rendering 124,000 synthetic words ~4 min (2 workers, ~550 img/s);
+#            stage 1, synthetic only: 1,500 + 3,000 steps of batch 32, about an hour on one core;
+#            stage 2, real + synthetic: 6,500 steps of batch 64, about 85 minutes (one training thread plus
+#            one loader process, ~80 img/s).
+#   Chinese: rendering 70,000 words ~5 min (1 worker); training 10,000 steps of batch 32 on one core,
+#            about 80 minutes (~65 img/s).
+# The two languages can train side by side on two cores (that is how the shipped weights were made).
 set -euo pipefail
 
 WHICH="${1:-all}"
 REAL="${REAL:-../shared/data/real}"
 WORK="${WORK:-runs/default-data}"
 RUNS="${RUNS:-runs}"
-# One intra-op thread: on the shared 2-core machine two threads spent ~10x more CPU time per step (spinning) and ran 5-6x slower.
+# One intra-op thread per training: a second one gained ~1.2x alone and lost 5-9x when the cores were shared.
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 
 install_last() {  # $1 run directory, $2 built-in name: the run's final weights as the package's artifact
@@ -37,18 +39,28 @@ if [[ "$WHICH" == en || "$WHICH" == all ]]; then
             --val-fraction 0.1 --seed 0
     done
     scenetext synth --lang en --count 24000 --seed 1 --workers 2 --output "$WORK/synth/en" --overwrite
+    scenetext synth --lang en --count 100000 --seed 3 --workers 2 --output "$WORK/synth/en-100k" --overwrite
+    common=(run.output_dir="$RUNS" "data.train.0.roots=[$WORK/synth/en]" "data.val=[$WORK/split/val]")
+    # Stage 1: synthetic only, from scratch, then 3,000 more steps with a fresh OneCycle.
+    scenetext train configs/default/en-synth.yaml "${common[@]}"
+    scenetext train configs/default/en-synth.yaml "${common[@]}" run.name=default-en-synth-2 \
+        model.init_from="$RUNS/default-en-synth/checkpoints/last.ckpt" trainer.max_steps=3000 \
+        trainer.val_check_interval=750
+    # Stage 2: real + synthetic with augmentation, from stage 1's last weights.
     scenetext train configs/default/en.yaml run.output_dir="$RUNS" \
-        "data.train.0.roots=[$WORK/split/train]" "data.train.1.roots=[$WORK/synth/en]" "data.val=[$WORK/split/val]"
-    # Validation accuracy stays 0 in so short a run, so the final weights are shipped, not the (first) "best".
+        model.init_from="$RUNS/default-en-synth-2/checkpoints/last.ckpt" \
+        "data.train.0.roots=[$WORK/split/train]" "data.train.1.roots=[$WORK/synth/en,$WORK/synth/en-100k]" \
+        "data.val=[$WORK/split/val]"
     install_last "$RUNS/default-en" default
 fi
 
 if [[ "$WHICH" == zh || "$WHICH" == all ]]; then
     scenetext synth --lang zh --count 10000 --seed 0 --workers 2 --output "$WORK/synth/zh" --overwrite
+    scenetext synth --lang zh --count 60000 --seed 5 --workers 2 --output "$WORK/synth/zh-60k" --overwrite
     rm -rf "$WORK/split-zh"
     python scripts/split_lmdb.py "$WORK/synth/zh" "$WORK/split-zh/train/synth" "$WORK/split-zh/val/synth" \
         --val-fraction 0.05 --seed 0
     scenetext train configs/default/zh.yaml run.output_dir="$RUNS" \
-        "data.train.0.roots=[$WORK/split-zh/train]" "data.val=[$WORK/split-zh/val]"
+        "data.train.0.roots=[$WORK/split-zh/train,$WORK/synth/zh-60k]" "data.val=[$WORK/split-zh/val]"
     install_last "$RUNS/default-zh" default-zh
 fi

@@ -21,6 +21,7 @@ class TinyRecognizer(RecognitionModel):
     """A few thousand parameters: conv features pooled per output position, one linear head."""
 
     normalize = "nastr"
+    charset_layers = ("head.",)
 
     def __init__(self, num_classes: int, img_size: tuple[int, int] = (16, 48), max_length: int = 6) -> None:
         super().__init__()

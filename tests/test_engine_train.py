@@ -146,6 +146,22 @@ def test_init_from_loads_artifact_or_checkpoint_strictly(data: Path, tmp_path: P
         build_from_config(wrong)
 
 
+def test_init_new_charset_loads_all_but_the_charset_layers(data: Path, tmp_path: Path) -> None:
+    train(load_config(None, tiny_overrides(data, tmp_path, steps=3)))
+    run = tmp_path / "smoke"
+    stored = read_safetensors(run / "best" / "model.safetensors")
+    other = [f"model.init_from={run / 'best'}", "model.charset=en94"]
+    with pytest.raises(ValueError, match="init_new_charset"):
+        build_from_config(load_config(run / "config.yaml", other))
+    for source in (run / "best", run / "checkpoints" / "best.ckpt"):
+        overrides = [f"model.init_from={source}", "model.charset=en94", "model.init_new_charset=true"]
+        model = build_from_config(load_config(run / "config.yaml", overrides)).model
+        state = model.state_dict()
+        fresh = [k for k in state if k.startswith(model.charset_layers)]
+        assert fresh and all(state[k].shape[0] == model.num_classes != stored[k].shape[0] for k in fresh)
+        assert all(torch.equal(state[k], stored[k]) for k in stored if k not in fresh)
+
+
 def test_without_validation_last_is_saved_and_final_weights_exported(data: Path, tmp_path: Path) -> None:
     overrides = tiny_overrides(data, tmp_path, steps=5) + ["data.val=[]", "trainer.val_check_interval=2"]
     result = train(load_config(None, overrides))

@@ -41,6 +41,8 @@ class ModelConfig:
     ``options`` go to ``build_model`` unchanged (img_size, mask, constraint switches...). ``init_from`` loads
     weights strictly from an artifact (directory, config.json or model.safetensors) or a training .ckpt, then
     training starts fresh (new optimizer, step 0): LPV stage 2 starts from stage 1 this way.
+    ``init_new_charset`` lets ``init_from`` weights of another charset start a model: every layer loads
+    strictly except those sized by the charset (the model's ``charset_layers``), which start fresh.
     ``encoder_init`` loads MAE-pretrained weights into a ViT encoder (``load_mae_pretrained``), as the
     NASTR ViT† run did (spec-nastr §1.2).
     """
@@ -50,6 +52,7 @@ class ModelConfig:
     max_length: int = 25
     options: dict[str, Any] = field(default_factory=dict)
     init_from: str | None = None
+    init_new_charset: bool = False
     encoder_init: str | None = None
 
 

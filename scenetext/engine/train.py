@@ -99,7 +99,7 @@ def build_from_config(config: Config, recipe_dir: Path | None = None, initialise
         report = loader(config.model.encoder_init)
         log.info("encoder initialised from %s: %s", config.model.encoder_init, report.summary())
     if initialise and config.model.init_from:
-        load_initial_weights(model, config.model.init_from, charset)
+        load_initial_weights(model, config.model.init_from, charset, config.model.init_new_charset)
     # The model emits max_length + 1 positions: one more character fits when no EOS follows (NASTR's filter).
     if config.data.label.max_length is not None and config.data.label.max_length > model.max_length + 1:
         log.warning(
@@ -110,8 +110,12 @@ def build_from_config(config: Config, recipe_dir: Path | None = None, initialise
     return BuiltModel(model, tokenizer, charset, preprocess, options)
 
 
-def load_initial_weights(model: Any, source: str, charset: Any) -> None:
-    """Strictly load weights from an artifact or a training checkpoint (``model.init_from``)."""
+def load_initial_weights(model: Any, source: str, charset: Any, new_charset: bool = False) -> None:
+    """Strictly load weights from an artifact or a training checkpoint (``model.init_from``).
+
+    With ``new_charset`` the model's ``charset_layers`` keep their fresh initialisation (fine-tuning onto
+    another charset); everything else must still match in name and shape.
+    """
     from scenetext.engine.checkpointing import model_weights_from_checkpoint
     from scenetext.models.artifact import (
         WEIGHTS_FILE,
@@ -128,12 +132,22 @@ def load_initial_weights(model: Any, source: str, charset: Any) -> None:
     else:
         directory = artifact_dir(path)
         stored = artifact_charset(read_artifact_config(directory))
-        if stored.chars != charset.chars:
+        if stored.chars != charset.chars and not new_charset:
             raise ScenetextError(
                 f"model.init_from {source}: its charset ({len(stored)} characters) differs from the recipe's "
-                f"({len(charset)}); class indices would not line up"
+                f"({len(charset)}); class indices would not line up (model.init_new_charset=true "
+                "loads all but the charset-sized layers)"
             )
         weights = read_safetensors(directory / WEIGHTS_FILE)
+    if new_charset:
+        prefixes = tuple(getattr(model, "charset_layers", ()))
+        if not prefixes:
+            raise ScenetextError(
+                f"model.init_new_charset: {type(model).__name__} declares no charset-sized layers to skip"
+            )
+        fresh = {k: v for k, v in model.state_dict().items() if k.startswith(prefixes)}
+        weights = {k: v for k, v in weights.items() if not k.startswith(prefixes)} | fresh
+        log.info("charset-sized layers start fresh: %s", ", ".join(sorted(fresh)))
     load_weights_strict(model, weights, f"model.init_from {source}")
     log.info("initialised weights from %s", source)
 

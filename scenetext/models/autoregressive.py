@@ -54,6 +54,7 @@ class AutoregressiveRecognizer(RecognitionModel):
     """Transformer decoder with causal self-attention over token embeddings; greedy decoding at inference."""
 
     normalize = "nastr"
+    charset_layers = ("token_embedding.", "classifier.")
 
     def __init__(self, num_classes: int, config: AutoregressiveConfig | None = None) -> None:
         super().__init__()

@@ -40,6 +40,9 @@ class RecognitionModel(nn.Module):
     img_size: tuple[int, int]
     max_length: int
     normalize: str
+    # State-dict prefixes of the layers sized by the charset (heads, character embeddings): what starts fresh
+    # when weights trained on another charset initialise this model (``model.init_new_charset``).
+    charset_layers: tuple[str, ...] = ()
 
     def forward(  # type: ignore[override]
         self,

@@ -38,6 +38,7 @@ class LPV(RecognitionModel):
 
     normalize = "lpv"
     interpolation = "bicubic"  # the official loader stretches with PIL BICUBIC (spec §3.3)
+    charset_layers = ("classifiers.",)
 
     def __init__(
         self,

@@ -90,6 +90,8 @@ class NASTR(RecognitionModel):
 
     normalize = "nastr"
 
+    charset_layers = ("fine_predictor.", "coarse_predictor.3.", "text_embedding.")
+
     def __init__(self, num_classes: int, config: NASTRConfig | None = None) -> None:
         super().__init__()
         config = config or NASTRConfig()
