@@ -12,6 +12,7 @@ from engine_helpers import TINY, make_lmdb
 from typer.testing import CliRunner
 
 from scenetext.cli.main import app
+from scenetext.data.charset import Charset
 from scenetext.engine.config import config_to_dict, load_config
 from scenetext.engine.train import build_from_config, train
 from scenetext.models.artifact import load_artifact, read_safetensors
@@ -160,6 +161,19 @@ def test_init_new_charset_loads_all_but_the_charset_layers(data: Path, tmp_path:
         fresh = [k for k in state if k.startswith(model.charset_layers)]
         assert fresh and all(state[k].shape[0] == model.num_classes != stored[k].shape[0] for k in fresh)
         assert all(torch.equal(state[k], stored[k]) for k in stored if k not in fresh)
+    # From an artifact (which names its charset) the rows of shared classes carry over; "A" starts as "a".
+    en36, en94 = Charset.from_spec("en36").chars, Charset.from_spec("en94").chars
+    overrides = [f"model.init_from={run / 'best'}", "model.charset=en94", "model.init_new_charset=true"]
+    state = build_from_config(load_config(run / "config.yaml", overrides)).model.state_dict()
+    n_old = len(en36) + 3
+    class_sized = [k for k in stored if k.startswith(model.charset_layers) and stored[k].shape[0] == n_old]
+    assert class_sized
+    old_row, new_row = {c: i + 3 for i, c in enumerate(en36)}, {c: i + 3 for i, c in enumerate(en94)}
+    for key in class_sized:
+        assert torch.equal(state[key][:3], stored[key][:3])
+        assert torch.equal(state[key][new_row["7"]], stored[key][old_row["7"]])
+        assert torch.equal(state[key][new_row["A"]], stored[key][old_row["a"]])
+        assert torch.equal(state[key][new_row["a"]], stored[key][old_row["a"]])
 
 
 def test_without_validation_last_is_saved_and_final_weights_exported(data: Path, tmp_path: Path) -> None:

@@ -42,7 +42,9 @@ class ModelConfig:
     weights strictly from an artifact (directory, config.json or model.safetensors) or a training .ckpt, then
     training starts fresh (new optimizer, step 0): LPV stage 2 starts from stage 1 this way.
     ``init_new_charset`` lets ``init_from`` weights of another charset start a model: every layer loads
-    strictly except those sized by the charset (the model's ``charset_layers``), which start fresh.
+    strictly except those sized by the charset (the model's ``charset_layers``); from an artifact, which names
+    its charset, their rows of shared characters carry over (a new uppercase letter starts from its lowercase
+    row), the rest start fresh.
     ``encoder_init`` loads MAE-pretrained weights into a ViT encoder (``load_mae_pretrained``), as the
     NASTR ViT† run did (spec-nastr §1.2).
     """

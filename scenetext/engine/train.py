@@ -146,10 +146,36 @@ def load_initial_weights(model: Any, source: str, charset: Any, new_charset: boo
                 f"model.init_new_charset: {type(model).__name__} declares no charset-sized layers to skip"
             )
         fresh = {k: v for k, v in model.state_dict().items() if k.startswith(prefixes)}
-        weights = {k: v for k, v in weights.items() if not k.startswith(prefixes)} | fresh
+        old_chars = stored.chars if path.suffix != ".ckpt" else None
+        carried = {k: _carry_class_rows(fresh[k], weights.get(k), old_chars, charset.chars) for k in fresh}
+        weights = {k: v for k, v in weights.items() if not k.startswith(prefixes)} | carried
         log.info("charset-sized layers start fresh: %s", ", ".join(sorted(fresh)))
     load_weights_strict(model, weights, f"model.init_from {source}")
     log.info("initialised weights from %s", source)
+
+
+def _carry_class_rows(fresh: Any, old: Any, old_chars: str | None, new_chars: str) -> Any:
+    """A charset-sized tensor for the new charset: learnt rows carried over where the class has a match.
+
+    Rows are classes (3 special ids, then one per character). The special rows and every character both
+    charsets hold keep their trained values; a character only the new charset holds starts from the row of
+    its lowercase form when the old charset has that (en36 to en94 keeps reading "A" as it read "a"), else
+    from its fresh initialisation. Tensors that are not class-sized (or a checkpoint without a stored
+    charset) start fresh.
+    """
+    n_old = None if old_chars is None else len(old_chars) + 3
+    if old is None or n_old is None or old.shape[0] != n_old or fresh.shape[0] != len(new_chars) + 3:
+        return fresh
+    if old.shape[1:] != fresh.shape[1:]:
+        return fresh
+    result = fresh.clone()
+    result[:3] = old[:3]
+    index = {ch: i + 3 for i, ch in enumerate(old_chars)}
+    for i, ch in enumerate(new_chars):
+        source = index.get(ch, index.get(ch.lower()))
+        if source is not None:
+            result[i + 3] = old[source]
+    return result
 
 
 def check_config(config: Config) -> None:
