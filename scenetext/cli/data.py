@@ -1,4 +1,4 @@
-"""CLI commands of the `scenetext.data` part: `scenetext data create | stats | show`."""
+"""CLI commands of the `scenetext.data` part: `scenetext data create | split | stats | show`."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ data_app = typer.Typer(
 )
 
 LIST_FORMATS = ("tsv", "tags", "icdar", "jsonl")
+PHOTO_FORMATS = ("svt", "icdar13-boxes", "icdar15-quads", "mlt-quads", "polygon-json")
 MAX_PROBLEMS_SHOWN = 10
 
 
@@ -53,34 +54,63 @@ def _console():
 def create(
     list_format: Annotated[
         str,
-        typer.Option("--format", "-f", help="List format: tsv, tags, icdar or jsonl.", show_default=False),
+        typer.Option(
+            "--format",
+            "-f",
+            help=f"Crop lists: {', '.join(LIST_FORMATS)}. Whole photos: {', '.join(PHOTO_FORMATS)}.",
+            show_default=False,
+        ),
     ],
     input_file: Annotated[
-        Path, typer.Option("--input", "-i", help="The list file (one image and label per line).")
+        Path,
+        typer.Option(
+            "--input", "-i", help="The list or annotation file (a folder of gt files for the ICDAR formats)."
+        ),
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="The LMDB directory to create.")],
     root: Annotated[
         Path | None,
-        typer.Option("--root", help="Folder the image paths are relative to (default: the list's folder)."),
+        typer.Option(
+            "--images",
+            "--root",
+            help="Folder the images are in or relative to (default: the list's or annotations' folder).",
+        ),
     ] = None,
+    pad: Annotated[
+        float,
+        typer.Option("--pad", help="Whole photos: context around each word, as a fraction of its height."),
+    ] = 0.0,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output LMDB.")] = False,
 ) -> None:
-    """Build an LMDB from a list of images and labels.
+    """Build an LMDB from word crops with labels, or from whole photos with word boxes.
 
-    Formats: tsv (path<TAB>label), tags (path label), icdar (name, "label"), jsonl (filename, text).
+    Crop lists, one image and label per line:
+    tsv (path<TAB>label), tags (path label), icdar (name, "label"), jsonl (filename, text).
 
-    Every image is decoded first; unreadable images and malformed lines are skipped.
-    The skipped lines are listed with their line numbers in OUTPUT.skipped.tsv, beside the LMDB.
-    The LMDB appears only once it is complete.
+    Whole photos, each word cut out upright and tight by a perspective warp (README: data section):
+    svt: Street View Text XML file (taggedRectangle);
+    icdar13-boxes: folder of ICDAR 2013 gt files, x1, y1, x2, y2, "word";
+    icdar15-quads: folder of ICDAR 2015 gt files, x1,y1,...,x4,y4,word (### is do-not-care);
+    mlt-quads: folder of ICDAR MLT gt files, x1,y1,...,x4,y4,script,word;
+    polygon-json: COCO-Text / TextOCR JSON, polygons or boxes.
+
+    Unreadable images, malformed lines and skipped words are listed with their file and line
+    in OUTPUT.skipped.tsv, beside the LMDB. The LMDB appears only once it is complete.
     """
     with _user_errors():
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         from scenetext.data.importers import create_lmdb
+        from scenetext.data.photos import create_photo_lmdb
         from scenetext.errors import ScenetextError
 
-        if list_format not in LIST_FORMATS:
-            raise ScenetextError(f"--format {list_format!r}: choose one of {', '.join(LIST_FORMATS)}")
+        if list_format not in LIST_FORMATS + PHOTO_FORMATS:
+            choices = ", ".join(LIST_FORMATS + PHOTO_FORMATS)
+            raise ScenetextError(f"--format {list_format!r}: choose one of {choices}")
+        if pad and list_format in LIST_FORMATS:
+            raise ScenetextError(
+                f"--pad: applies to whole-photo formats, not to the crop list {list_format!r}"
+            )
         console = _console()
         columns = (TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         with Progress(*columns, console=_stderr_console(), transient=True) as progress:
@@ -89,17 +119,54 @@ def create(
             def advance(done: int, total: int) -> None:
                 progress.update(task, completed=done, total=total)
 
-            result = create_lmdb(
-                list_format, input_file, output, root=root, overwrite=overwrite, progress=advance
-            )
+            if list_format in PHOTO_FORMATS:
+                result = create_photo_lmdb(
+                    list_format, input_file, output, root, pad=pad, overwrite=overwrite, progress=advance
+                )
+                problems = [(f"{s.file} {s.where} {s.image}", s.reason) for s in result.skipped]
+            else:
+                result = create_lmdb(
+                    list_format, input_file, output, root=root, overwrite=overwrite, progress=advance
+                )
+                problems = [(f"line {s.line} {s.path}".rstrip(), s.reason) for s in result.skipped]
         console.print(f"{result.output}: {result.summary}")
-        if result.skipped:
-            console.print(f"skipped {len(result.skipped)}, listed in {result.report}:")
-            for entry in result.skipped[:MAX_PROBLEMS_SHOWN]:
-                path = f" {entry.path}" if entry.path else ""
-                console.print(f"  line {entry.line}{path}: {entry.reason}", markup=False)
-            if len(result.skipped) > MAX_PROBLEMS_SHOWN:
-                console.print(f"  ... and {len(result.skipped) - MAX_PROBLEMS_SHOWN} more")
+        if problems:
+            console.print(f"skipped {len(problems)}, listed in {result.report}:")
+            for where, reason in problems[:MAX_PROBLEMS_SHOWN]:
+                console.print(f"  {where}: {reason}", markup=False)
+            if len(problems) > MAX_PROBLEMS_SHOWN:
+                console.print(f"  ... and {len(problems) - MAX_PROBLEMS_SHOWN} more")
+
+
+@data_app.command()
+def split(
+    input_root: Annotated[Path, typer.Argument(help="An LMDB, or a folder searched recursively for LMDBs.")],
+    train_output: Annotated[Path, typer.Argument(help="Where the rest goes (the training part).")],
+    val_output: Annotated[Path, typer.Argument(help="Where the held-out part goes.")],
+    val_fraction: Annotated[
+        float, typer.Option("--val-fraction", help="Share of the records to hold out.")
+    ] = 0.1,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed: the same seed, the same split.")] = 0,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing output LMDBs.")] = False,
+) -> None:
+    """Hold out a seeded random share of an LMDB into two new LMDBs (records copied byte for byte).
+
+    The held-out records are the first round(N x fraction) of numpy's default_rng(seed) permutation,
+    the split the default models were trained with. Crops cut out of whole photos are split by photo,
+    so no photo has words on both sides. A folder of several LMDBs is split one LMDB at a time:
+    INPUT_ROOT/REL goes to TRAIN_OUTPUT/REL and VAL_OUTPUT/REL.
+    """
+    with _user_errors():
+        from scenetext.data.split import split_root
+
+        console = _console()
+        for result in split_root(input_root, train_output, val_output, val_fraction, seed, overwrite):
+            photos = f" from {result.photos} photos" if result.photos is not None else ""
+            console.print(
+                f"{result.source}: {result.train + result.val} records{photos} -> "
+                f"{result.train} in {result.train_output}, {result.val} in {result.val_output}",
+                markup=False,
+            )
 
 
 def _stderr_console():

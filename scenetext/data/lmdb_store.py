@@ -2,7 +2,9 @@
 
 Layout (NASTR spec §4.1, LPV spec §3.1): ``num-samples`` holds the count as an ASCII integer;
 ``image-%09d`` holds encoded image bytes and ``label-%09d`` the UTF-8 label, both **1-based**. The Python
-API here is 0-based: ``read(0)`` returns ``image-000000001``/``label-000000001``.
+API here is 0-based: ``read(0)`` returns ``image-000000001``/``label-000000001``. Crops cut out of whole
+photos may also carry ``source-%09d``, the UTF-8 path of the photo they came from, so that a split can keep
+each photo's words on one side; readers that do not need it ignore it.
 
 Existing MJ/ST/Union14M LMDBs work unchanged. The writer makes a half-written LMDB impossible to mistake for
 a finished one: records go into a hidden sibling directory, ``num-samples`` is written last, and only then is
@@ -32,6 +34,11 @@ def image_key(index: int) -> bytes:
 def label_key(index: int) -> bytes:
     """The key of the label at 0-based ``index`` (keys are 1-based on disk)."""
     return b"label-%09d" % (index + 1)
+
+
+def source_key(index: int) -> bytes:
+    """The key of the optional source-photo path at 0-based ``index`` (keys are 1-based on disk)."""
+    return b"source-%09d" % (index + 1)
 
 
 class CorruptRecordError(ScenetextError):
@@ -174,6 +181,14 @@ class LmdbReader:
             raise ScenetextError(f"{self.path}: cannot read labels: {exc}") from None
         return labels
 
+    def sources(self) -> list[bytes | None]:
+        """Every record's source-photo path in order (raw bytes, None where absent), in one transaction."""
+        try:
+            with _open_readonly(self.path, self.max_readers).begin(buffers=False) as txn:
+                return [txn.get(source_key(index)) for index in range(self._length)]
+        except lmdb.Error as exc:
+            raise ScenetextError(f"{self.path}: cannot read sources: {exc}") from None
+
     def __repr__(self) -> str:
         return f"LmdbReader({str(self.path)!r}, {self._length} samples)"
 
@@ -226,13 +241,17 @@ class LmdbWriter:
             raise ScenetextError(f"{self.output_dir}: cannot create LMDB: {exc}") from None
         return self
 
-    def add(self, image: bytes, label: str) -> int:
-        """Queue one record; returns its 0-based index."""
+    def add(self, image: bytes, label: str, source: str | bytes | None = None) -> int:
+        """Queue one record, with the path of its source photo when it was cut out of one; returns its
+        0-based index."""
         if self._env is None:
             raise RuntimeError("LmdbWriter.add() called outside its `with` block")
         index = self._count
         self._pending.append((image_key(index), bytes(image)))
         self._pending.append((label_key(index), label.encode("utf-8")))
+        if source is not None:
+            raw = source.encode("utf-8") if isinstance(source, str) else bytes(source)
+            self._pending.append((source_key(index), raw))
         self._count += 1
         if self._count % self.commit_every == 0:
             self._flush()
