@@ -115,3 +115,35 @@ def test_grid_draws_any_label_without_crashing(label):
     sheet = render_grid(samples, columns=4)
     assert sheet.size[0] == 2 * 240
     assert label_font(12) is label_font(12)
+
+
+def test_create_from_whole_photos_prints_the_summary_and_skips(tmp_path):
+    from PIL import Image
+
+    Image.new("RGB", (120, 60), "white").save(tmp_path / "photo.jpg")
+    (tmp_path / "train.xml").write_text(
+        "<tagset><image><imageName>photo.jpg</imageName><taggedRectangles>\n"
+        '<taggedRectangle height="20" width="50" x="10" y="10"><tag>WORD</tag></taggedRectangle>\n'
+        '<taggedRectangle height="20" width="1" x="10" y="10"><tag>THIN</tag></taggedRectangle>\n'
+        "</taggedRectangles></image></tagset>\n",
+        encoding="utf-8",
+    )
+    args = ["create", "--format", "svt", "--input", tmp_path / "train.xml", "--output", tmp_path / "lmdb"]
+    result = run(*args, "--pad", "0.1")
+    assert result.exit_code == 0, result.output
+    assert "written 1 of 2 words from 1 images; skipped 1 degenerate box" in result.stdout
+    assert "train.xml line 3 photo.jpg: degenerate box: 1 x 20 pixels" in result.stdout
+    assert (tmp_path / "lmdb.skipped.tsv").is_file()
+    assert_one_line_error(run(*args, "--overwrite", "--pad", "-1"), "--pad -1.0")
+
+
+def test_create_lists_every_format_and_keeps_pad_to_photos(tmp_path):
+    help_text = " ".join(run("create", "--help").stdout.split())
+    for name in ("tsv", "tags", "icdar,", "jsonl", "svt", "icdar13-boxes", "icdar15-quads", "mlt-quads"):
+        assert name in help_text
+    assert "polygon-json" in help_text
+    (tmp_path / "list.tsv").write_text("a.png\tword\n", encoding="utf-8")
+    result = run("create", "-f", "tsv", "-i", tmp_path / "list.tsv", "-o", tmp_path / "o", "--pad", "0.2")
+    assert_one_line_error(result, "--pad", "whole-photo formats")
+    result = run("create", "-f", "coco", "-i", tmp_path / "list.tsv", "-o", tmp_path / "o")
+    assert_one_line_error(result, "--format 'coco'", "svt", "polygon-json")

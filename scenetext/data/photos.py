@@ -115,8 +115,8 @@ class PhotoImportResult:
         return "; ".join(parts)
 
 
-class _Skip(Exception):
-    """Raised inside the importer for one annotation; becomes a PhotoSkip."""
+class SkipWord(Exception):
+    """One annotation gives no crop (``kind`` is counted in the summary); the importer lists it, goes on."""
 
     def __init__(self, kind: str, detail: str = "") -> None:
         super().__init__(kind)
@@ -166,11 +166,11 @@ def polygon_to_quad(points: np.ndarray) -> np.ndarray:
 
 def crop_word(image: np.ndarray, points: np.ndarray, pad: float = 0.0) -> np.ndarray:
     """The upright crop of the word at ``points`` (pixel coordinates, first vertex its top-left corner)
-    from the H x W x C ``image``; raises _Skip when the box is degenerate or outside the image."""
+    from the H x W x C ``image``; raises SkipWord when the box is degenerate or outside the image."""
     quad = _clockwise(polygon_to_quad(np.asarray(points, dtype=np.float64)))
     why = _degenerate(quad)
     if why:
-        raise _Skip(DEGENERATE, why)
+        raise SkipWord(DEGENERATE, why)
     if pad > 0:
         width, height = _sides(quad)
         upright = np.array([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]], np.float32)
@@ -181,7 +181,7 @@ def crop_word(image: np.ndarray, points: np.ndarray, pad: float = 0.0) -> np.nda
     rows, cols = image.shape[:2]
     quad = np.clip(quad, 0, [cols - 1, rows - 1])
     if _degenerate(quad):
-        raise _Skip(OUTSIDE, f"box clipped to the {cols} x {rows} image is empty")
+        raise SkipWord(OUTSIDE, f"box clipped to the {cols} x {rows} image is empty")
     width, height = (round(side) for side in _sides(quad))
     upright = np.array([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]], np.float32)
     warp = cv2.getPerspectiveTransform(quad.astype(np.float32), upright)
@@ -193,7 +193,8 @@ def crop_word(image: np.ndarray, points: np.ndarray, pad: float = 0.0) -> np.nda
 def _box(x1: float, y1: float, x2: float, y2: float) -> Quad:
     """The quad of the axis-aligned box whose first and last pixels are (x1, y1) and (x2, y2)."""
     if x2 < x1 or y2 < y1:
-        raise _Skip(DEGENERATE, f"right or bottom edge before left or top ({x1:g}, {y1:g}, {x2:g}, {y2:g})")
+        corners = f"{x1:g}, {y1:g}, {x2:g}, {y2:g}"
+        raise SkipWord(DEGENERATE, f"right or bottom edge before left or top ({corners})")
     return ((x1, y1), (x2, y1), (x2, y2), (x1, y2))
 
 
@@ -215,9 +216,9 @@ def _number(value: str, what: str) -> float:
     try:
         number = float(value)
     except ValueError:
-        raise _Skip(MALFORMED, f"{what} {value.strip()!r} is not a number") from None
+        raise SkipWord(MALFORMED, f"{what} {value.strip()!r} is not a number") from None
     if not np.isfinite(number):
-        raise _Skip(MALFORMED, f"{what} {value.strip()!r} is not finite")
+        raise SkipWord(MALFORMED, f"{what} {value.strip()!r} is not finite")
     return number
 
 
@@ -229,14 +230,14 @@ _ICDAR13_LINE = re.compile(
 def _parse_icdar13(text: str) -> tuple[Quad, str]:
     match = _ICDAR13_LINE.fullmatch(text)
     if match is None:
-        raise _Skip(MALFORMED, 'expected x1, y1, x2, y2, "word"')
+        raise SkipWord(MALFORMED, 'expected x1, y1, x2, y2, "word"')
     x1, y1, x2, y2 = (_number(match.group(i + 1), name) for i, name in enumerate(("x1", "y1", "x2", "y2")))
     word = match.group(5).strip()
     if word.startswith('"'):
         try:
             word = _unquote_icdar(word)
         except ScenetextError as exc:
-            raise _Skip(MALFORMED, str(exc)) from None
+            raise SkipWord(MALFORMED, str(exc)) from None
     return _box(x1, y1, x2, y2), word
 
 
@@ -246,7 +247,8 @@ def _quad_parser(extra_fields: int) -> Callable[[str], tuple[Quad, str]]:
     def parse(text: str) -> tuple[Quad, str]:
         fields = text.split(",", 8 + extra_fields)
         if len(fields) < 9 + extra_fields:
-            raise _Skip(MALFORMED, f"expected 8 coordinates{', a script' if extra_fields else ''} and a word")
+            script = ", a script" if extra_fields else ""
+            raise SkipWord(MALFORMED, f"expected 8 coordinates{script} and a word")
         values = [_number(v, f"coordinate {i + 1}") for i, v in enumerate(fields[:8])]
         return tuple(zip(values[0::2], values[1::2], strict=True)), fields[-1].strip()
 
@@ -315,16 +317,16 @@ def _read_gt_folder(fmt: str, input_path: Path, images: Path) -> Iterator[Item]:
             where = f"line {number}"
             try:
                 if text is None:
-                    raise _Skip(MALFORMED, "line is not valid UTF-8")
+                    raise SkipWord(MALFORMED, "line is not valid UTF-8")
                 points, word = parse(text)
                 problem = _text_problem(word)
                 if problem:
-                    raise _Skip(*problem)
+                    raise SkipWord(*problem)
                 if not names:
-                    raise _Skip(NO_IMAGE, f"no image {stem}.* in {images}")
+                    raise SkipWord(NO_IMAGE, f"no image {stem}.* in {images}")
                 if len(names) > 1:
-                    raise _Skip(NO_IMAGE, f"several images named {stem}.* in {images}: {', '.join(names)}")
-            except _Skip as skip:
+                    raise SkipWord(NO_IMAGE, f"several images named {stem}.* in {images}: {', '.join(names)}")
+            except SkipWord as skip:
                 yield PhotoSkip(file, where, image, skip.kind, skip.detail)
                 continue
             yield Word(file, where, image, word, points)
@@ -381,16 +383,16 @@ def _svt_word(file: str, line: int, image: str, attrs: dict[str, str], tag: str)
     where = f"line {line}"
     try:
         if not image:
-            raise _Skip(MALFORMED, "<image> without <imageName>")
+            raise SkipWord(MALFORMED, "<image> without <imageName>")
         missing = [key for key in ("x", "y", "width", "height") if key not in attrs]
         if missing:
-            raise _Skip(MALFORMED, f"taggedRectangle without {', '.join(missing)}")
+            raise SkipWord(MALFORMED, f"taggedRectangle without {', '.join(missing)}")
         x, y, w, h = (_number(attrs[key], key) for key in ("x", "y", "width", "height"))
         problem = _text_problem(tag)
         if problem:
-            raise _Skip(*problem)
+            raise SkipWord(*problem)
         return Word(file, where, image, tag, _box(x, y, x + w - 1, y + h - 1))
-    except _Skip as skip:
+    except SkipWord as skip:
         return PhotoSkip(file, where, image, skip.kind, skip.detail)
 
 
@@ -414,14 +416,14 @@ def _json_points(ann: dict[str, object]) -> Quad:
         if isinstance(raw, list) and raw and all(isinstance(p, list) and len(p) == 2 for p in raw):
             raw = [v for p in raw for v in p]
         if not isinstance(raw, list) or len(raw) % 2 or len(raw) < 6:
-            raise _Skip(MALFORMED, f"'{key}' must list at least 3 points as [x, y, x, y, ...]")
+            raise SkipWord(MALFORMED, f"'{key}' must list at least 3 points as [x, y, x, y, ...]")
         values = [_number(str(v), key) if not isinstance(v, int | float) else float(v) for v in raw]
         return tuple(zip(values[0::2], values[1::2], strict=True))
     raw = ann.get("bbox")
     if raw is None:
-        raise _Skip(MALFORMED, "no 'points', 'mask', 'polygon' or 'bbox'")
+        raise SkipWord(MALFORMED, "no 'points', 'mask', 'polygon' or 'bbox'")
     if not isinstance(raw, list) or len(raw) != 4 or not all(isinstance(v, int | float) for v in raw):
-        raise _Skip(MALFORMED, "'bbox' must be [x, y, width, height]")
+        raise SkipWord(MALFORMED, "'bbox' must be [x, y, width, height]")
     x, y, w, h = (float(v) for v in raw)
     return _box(x, y, x + w - 1, y + h - 1)
 
@@ -446,23 +448,23 @@ def _read_polygon_json(input_path: Path) -> Iterator[Item]:
         image = ""
         try:
             if not isinstance(ann, dict):
-                raise _Skip(MALFORMED, "not a JSON object")
+                raise SkipWord(MALFORMED, "not a JSON object")
             image_id = str(ann.get("image_id"))
             if image_id not in names:
-                raise _Skip(MALFORMED, f"image_id {image_id} has no file_name in 'imgs'")
+                raise SkipWord(MALFORMED, f"image_id {image_id} has no file_name in 'imgs'")
             image = names[image_id]
             if ann.get("legibility") == "illegible" or ann.get("illegible") is True:
-                raise _Skip(ILLEGIBLE)
+                raise SkipWord(ILLEGIBLE)
             text = ann.get("utf8_string", ann.get("text", ""))
             if not isinstance(text, str):
-                raise _Skip(MALFORMED, "'utf8_string' is not a string")
+                raise SkipWord(MALFORMED, "'utf8_string' is not a string")
             if text == ".":
-                raise _Skip(ILLEGIBLE, "'.' (TextOCR's mark)")
+                raise SkipWord(ILLEGIBLE, "'.' (TextOCR's mark)")
             problem = _text_problem(text)
             if problem:
-                raise _Skip(*problem)
+                raise SkipWord(*problem)
             points = _json_points(ann)
-        except _Skip as skip:
+        except SkipWord as skip:
             yield PhotoSkip(file, where, image, skip.kind, skip.detail)
             continue
         yield Word(file, where, image, text, points)
@@ -553,7 +555,7 @@ def create_photo_lmdb(
             for n, word in words:
                 try:
                     crop = crop_word(photo, np.asarray(word.points), pad)
-                except _Skip as skip:
+                except SkipWord as skip:
                     skipped.append((n, PhotoSkip(word.file, word.where, word.image, skip.kind, skip.detail)))
                     continue
                 if crop.shape[0] > crop.shape[1]:

@@ -34,10 +34,14 @@ class SplitResult:
     photos: int | None  # distinct source photos, None when the records carry no source
 
 
-def select_held_out(sources: Sequence[bytes | None], val_fraction: float, seed: int) -> list[int]:
-    """The sorted 0-based indices of the held-out records (see the module docstring for the rule)."""
+def _check_fraction(val_fraction: float) -> None:
     if not 0 < val_fraction < 1:
         raise ScenetextError(f"--val-fraction {val_fraction}: must be between 0 and 1")
+
+
+def select_held_out(sources: Sequence[bytes | None], val_fraction: float, seed: int) -> list[int]:
+    """The sorted 0-based indices of the held-out records (see the module docstring for the rule)."""
+    _check_fraction(val_fraction)
     total = len(sources)
     groups: dict[object, list[int]] = {}
     for index, source in enumerate(sources):
@@ -104,6 +108,7 @@ def split_root(
     An LMDB at ``root/REL`` goes to ``train_output/REL`` and ``val_output/REL``; when ``root`` is itself the
     LMDB, to the two outputs themselves. Every destination is checked before anything is written.
     """
+    _check_fraction(val_fraction)
     root, train_output, val_output = Path(root), Path(train_output), Path(val_output)
     lmdbs = find_lmdbs(root)
     if not lmdbs:
