@@ -79,7 +79,7 @@ def _parse_tags(text: str) -> tuple[str, str]:
     return _split_required(text, " ", "space")
 
 
-def _unquote_icdar(value: str) -> str:
+def unquote_icdar(value: str) -> str:
     """The label inside ICDAR quotes: ``\\"`` and ``""`` are quotes, ``\\\\`` a backslash."""
     chars: list[str] = []
     i = 1
@@ -109,7 +109,7 @@ def _parse_icdar(text: str) -> tuple[str, str]:
     path, value = _split_required(text, ",", "comma")
     value = value.strip()
     if value.startswith('"'):
-        return path, _unquote_icdar(value)
+        return path, unquote_icdar(value)
     return path, value
 
 

@@ -45,7 +45,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from scenetext.data.importers import _unquote_icdar, report_path_for
+from scenetext.data.importers import report_path_for, unquote_icdar
 from scenetext.data.lmdb_store import LmdbWriter
 from scenetext.data.preprocess import load_image
 from scenetext.errors import ScenetextError
@@ -235,7 +235,7 @@ def _parse_icdar13(text: str) -> tuple[Quad, str]:
     word = match.group(5).strip()
     if word.startswith('"'):
         try:
-            word = _unquote_icdar(word)
+            word = unquote_icdar(word)
         except ScenetextError as exc:
             raise SkipWord(MALFORMED, str(exc)) from None
     return _box(x1, y1, x2, y2), word

@@ -113,10 +113,9 @@ def split_root(
     lmdbs = find_lmdbs(root)
     if not lmdbs:
         raise ScenetextError(f"{root}: no LMDB found (no data.mdb in it or below it)")
-    if root.resolve() not in {p.resolve() for p in lmdbs}:
-        for output in (train_output, val_output):
-            if _inside(output, root):
-                raise ScenetextError(f"{output}: lies inside the input {root}; choose an output outside it")
+    for output in (train_output, val_output):
+        if _inside(output, root):
+            raise ScenetextError(f"{output}: lies inside the input {root}; choose an output outside it")
     if train_output.resolve() == val_output.resolve():
         raise ScenetextError(f"{train_output}: the two outputs must differ")
     plan = [(lmdb, lmdb.relative_to(root)) for lmdb in lmdbs]
