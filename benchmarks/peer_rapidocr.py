@@ -1,23 +1,26 @@
-"""Our recognizer against PP-OCRv4's recognizer (rapidocr-onnxruntime) on the same real word crops, one run.
+"""Our recognizer against PP-OCRv4's and PP-OCRv6's recognizers (rapidocr) on the same real crops, one run.
 
-Accuracy (en36 protocol: lowercase, [0-9a-z] only; word accuracy and mean 1-NED), batch-1 latency (median
-and p90) and throughput at a larger batch, both models on onnxruntime with the same thread count, measured
-side by side. Only rapidocr's recognizer (``TextRecognizer``) runs, on the crops; no detection, no
-direction classifier.
+For every split folder under ``--data`` (``dev``, ``report``; each holding one LMDB per real set, made by
+``scripts/real-splits.sh``) and every LMDB below it, each recognizer reads the same crops and is scored under
+en36 (lowercase, [0-9a-z] only: the comparison protocol) and en94 (case and symbols kept; subsets whose labels
+carry no case, such as SVT's all-uppercase words, are left out with ``--no-case``). Word accuracy and mean
+1-NED per subset, then over each split (sample-weighted). Then batch-1 latency (median and p90) and throughput
+at larger batches, all recognizers on onnxruntime with the same thread count, measured side by side on the
+first split's crops. Only the peers' recognizers run, on the crops: no detection, no direction classifier.
 
-Held-out split: the validation part that the engine's ``scripts/split_lmdb.py INPUT TRAIN VAL
---val-fraction 0.1 --seed 0`` cuts from each real set imported with ``scenetext data create`` (IIIT5K
-``train.tags`` as ``tags``, ICDAR 2015 ``gt.txt`` as ``icdar``). The same indices are computed here straight
-from the list files: entries that parse and decode, in file order (the LMDB order), then the first
-``round(0.1 * n)`` of ``numpy.random.default_rng(0).permutation(n)``: 200 IIIT5K and 447 ICDAR 2015 crops.
+Peers (benchmarks only, never dependencies of scenetext; install them into a separate environment, without
+their dependencies, because they require opencv-python, which would shadow opencv-python-headless):
 
-rapidocr-onnxruntime is installed for this benchmark only, never as a dependency. It requires
-opencv-python, which would shadow the toolkit's opencv-python-headless, so install it without dependencies:
+    python -m venv --system-site-packages peer-venv
+    peer-venv/bin/pip install --no-deps rapidocr-onnxruntime==1.4.4 rapidocr==3.10.0 \
+        pyclipper shapely six omegaconf colorlog antlr4-python3-runtime
 
-    pip install --no-deps rapidocr-onnxruntime pyclipper shapely six
+``rapidocr-onnxruntime`` 1.4.4 ships PP-OCRv4's recognizer (``pp-ocrv4``), ``rapidocr`` 3.10 ships PP-OCRv6's
+small recognizer (``pp-ocrv6``); both carry their weights in the wheel, so nothing is downloaded.
 
-Usage:
-    python benchmarks/peer_rapidocr.py --model default [--threads 2] [--batch 64] [--runs 100] [--json F]
+usage:
+    peer-venv/bin/python benchmarks/peer_rapidocr.py --model default --data SPLITS [--splits report,dev]
+        [--peers pp-ocrv4,pp-ocrv6] [--no-case svt] [--threads 2] [--batch 64] [--runs 100] [--json F]
 
 With ``--backend onnx`` (the default) a model directory without ``model.onnx`` is exported to a temporary
 directory first.
@@ -26,6 +29,7 @@ directory first.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import statistics
 import sys
@@ -38,48 +42,47 @@ from typing import Any
 
 import cv2
 import numpy as np
+from PIL import Image
 
-from scenetext.data.importers import read_list
-from scenetext.data.preprocess import load_image
+from scenetext.data.lmdb_store import LmdbReader
 from scenetext.engine.metrics import mean_one_minus_ned, word_accuracy
 from scenetext.engine.protocols import normalize_text
-from scenetext.errors import ScenetextError
 from scenetext.inference import Recognizer
 
-SUBSETS = {"iiit5k": ("iiit5k-train/train.tags", "tags"), "ic15": ("ic15-train/gt.txt", "icdar")}
+PROTOCOLS = ("en36", "en94")
 
 
 @dataclass
 class Sample:
+    split: str
     subset: str
     image: np.ndarray  # uint8 H x W x 3, RGB
     label: str
 
 
-def heldout_real(root: Path, fraction: float = 0.1, seed: int = 0) -> list[Sample]:
-    """The validation records ``scripts/split_lmdb.py`` would pick from each imported real set."""
+def load_splits(root: Path, splits: Sequence[str]) -> list[Sample]:
+    """Every record of every LMDB below ``root/<split>``, in LMDB order; the subset is the LMDB's path."""
     samples = []
-    for subset, (relative, fmt) in SUBSETS.items():
-        listing = root / relative
-        entries, _ = read_list(fmt, listing)
-        readable: list[tuple[np.ndarray, str]] = []
-        for entry in entries:
-            try:
-                readable.append((np.asarray(load_image(listing.parent / entry.path)), entry.label))
-            except ScenetextError:
-                continue  # create_lmdb skips it too, so it has no LMDB index
-        order = np.random.default_rng(seed).permutation(len(readable))
-        held_out = sorted(order[: max(1, round(len(readable) * fraction))].tolist())
-        samples += [Sample(subset, *readable[i]) for i in held_out]
+    for split in splits:
+        lmdbs = sorted(p.parent for p in (root / split).glob("**/data.mdb"))
+        if not lmdbs:
+            raise SystemExit(f"error: {root / split}: no LMDB below it")
+        for path in lmdbs:
+            reader = LmdbReader(path)
+            subset = str(path.relative_to(root / split))
+            for index in range(len(reader)):
+                raw, label = reader.read(index)
+                image = np.asarray(Image.open(io.BytesIO(raw)).convert("RGB"))
+                samples.append(Sample(split, subset, image, label))
     return samples
 
 
 Reader = Callable[[list[np.ndarray], int], list[str]]  # (RGB images, batch size) -> texts
 
 
-def rapidocr_recognizer(threads: int) -> Reader:
-    """PP-OCRv4's recognizer as rapidocr ships it, fed BGR crops as PaddleOCR expects. Given many crops it
-    sorts them by aspect ratio and pads each batch to its widest crop (its own batching)."""
+def pp_ocrv4(threads: int) -> tuple[Reader, str]:
+    """PP-OCRv4's recognizer as rapidocr-onnxruntime ships it, fed BGR crops as PaddleOCR expects. Given many
+    crops it sorts them by aspect ratio and pads each batch to its widest crop (its own batching)."""
     import rapidocr_onnxruntime
     from rapidocr_onnxruntime.ch_ppocr_rec import TextRecognizer
     from rapidocr_onnxruntime.utils import read_yaml
@@ -98,7 +101,37 @@ def rapidocr_recognizer(threads: int) -> Reader:
         results, _ = recognizer([cv2.cvtColor(image, cv2.COLOR_RGB2BGR) for image in images])
         return [text for text, _ in results]
 
-    return read
+    return read, "PP-OCRv4 rec (rapidocr-onnxruntime 1.4.4)"
+
+
+def pp_ocrv6(threads: int) -> tuple[Reader, str]:
+    """PP-OCRv6's small recognizer as rapidocr 3.10 ships it (its default recognition model), alone."""
+    import logging
+    from importlib.metadata import version
+
+    from rapidocr import RapidOCR
+    from rapidocr.ch_ppocr_rec.typings import TextRecInput
+
+    engine = RapidOCR(
+        params={
+            "Global.use_det": False,
+            "Global.use_cls": False,
+            "EngineConfig.onnxruntime.intra_op_num_threads": threads,
+            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+        }
+    )
+    logging.getLogger("RapidOCR").setLevel(logging.WARNING)
+    recognizer = engine._load_rec_model()  # built lazily on first use otherwise
+
+    def read(images: list[np.ndarray], batch: int) -> list[str]:
+        recognizer.rec_batch_num = batch
+        result = recognizer(TextRecInput(img=[cv2.cvtColor(image, cv2.COLOR_RGB2BGR) for image in images]))
+        return list(result.txts)
+
+    return read, f"PP-OCRv6 small rec (rapidocr {version('rapidocr')})"
+
+
+PEERS = {"pp-ocrv4": pp_ocrv4, "pp-ocrv6": pp_ocrv6}
 
 
 def ours(model: str, backend: str, threads: int, workdir: Path) -> tuple[Reader, str]:
@@ -119,27 +152,40 @@ def ours(model: str, backend: str, threads: int, workdir: Path) -> tuple[Reader,
     return read, f"{recognizer.model_name} ({model}, {backend})"
 
 
-def accuracy(preds: Sequence[str], samples: Sequence[Sample]) -> dict[str, Any]:
-    """en36 word accuracy and 1-NED per subset and over all; ground truths empty under en36 are skipped."""
+def _score(preds: Sequence[str], labels: Sequence[str], protocol: str) -> dict[str, Any]:
+    gts = [normalize_text(label, protocol) for label in labels]
+    kept = [k for k, gt in enumerate(gts) if gt]  # ground truths empty under the protocol are skipped
+    gts = [gts[k] for k in kept]
+    guesses = [normalize_text(preds[k], protocol) for k in kept]
+    return {
+        "samples": len(gts),
+        "word_accuracy": 100 * word_accuracy(guesses, gts) if gts else None,
+        "one_minus_ned": 100 * mean_one_minus_ned(guesses, gts) if gts else None,
+    }
+
+
+def accuracy(preds: Sequence[str], samples: Sequence[Sample], no_case: Sequence[str]) -> dict[str, Any]:
+    """Per protocol, split and subset (plus ``all`` per split): word accuracy and 1-NED."""
     out: dict[str, Any] = {}
-    groups = {name: [i for i, s in enumerate(samples) if s.subset == name] for name in SUBSETS}
-    groups["all"] = list(range(len(samples)))
-    for name, indices in groups.items():
-        gts = [normalize_text(samples[i].label, "en36") for i in indices]
-        kept = [k for k, gt in enumerate(gts) if gt]
-        gts = [gts[k] for k in kept]
-        guesses = [normalize_text(preds[indices[k]], "en36") for k in kept]
-        out[name] = {
-            "samples": len(gts),
-            "word_accuracy": 100 * word_accuracy(guesses, gts),
-            "one_minus_ned": 100 * mean_one_minus_ned(guesses, gts),
-        }
+    for protocol in PROTOCOLS:
+        out[protocol] = {}
+        for split in dict.fromkeys(s.split for s in samples):
+            groups: dict[str, list[int]] = {}
+            for i, s in enumerate(samples):
+                if s.split != split or (protocol != "en36" and s.subset.split("/")[0] in no_case):
+                    continue
+                groups.setdefault(s.subset, []).append(i)
+            groups["all"] = [i for indices in groups.values() for i in indices]
+            out[protocol][split] = {
+                name: _score([preds[i] for i in idx], [samples[i].label for i in idx], protocol)
+                for name, idx in groups.items()
+            }
     return out
 
 
-def timing(read: Reader, images: list[np.ndarray], runs: int, batches: Sequence[int]) -> dict:
-    """Batch-1 latency over the first ``runs`` images (after 5 warm-up reads), then one timed pass over all
-    images per batch size; the first batch size's predictions are the ones scored."""
+def timing(read: Reader, images: list[np.ndarray], runs: int, batches: Sequence[int]) -> dict[str, Any]:
+    """Batch-1 latency over the first ``runs`` images (after 5 warm-up reads), then one timed pass over the
+    images per batch size."""
     for image in images[:5]:
         read([image], 1)
     latencies = []
@@ -147,18 +193,16 @@ def timing(read: Reader, images: list[np.ndarray], runs: int, batches: Sequence[
         start = time.perf_counter()
         read([image], 1)
         latencies.append((time.perf_counter() - start) * 1000)
-    throughput, preds = {}, []
+    throughput = {}
     for batch in batches:
         start = time.perf_counter()
-        texts = read(images, batch)
+        read(images, batch)
         throughput[str(batch)] = len(images) / (time.perf_counter() - start)
-        preds = preds or texts
     return {
         "latency_ms_median": statistics.median(latencies),
         "latency_ms_p90": float(np.percentile(latencies, 90)),
         "latency_runs": len(latencies),
         "throughput_img_s": throughput,
-        "preds": preds,
     }
 
 
@@ -166,73 +210,79 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="default", help="built-in name or artifact directory")
     parser.add_argument("--backend", default="onnx", choices=("onnx", "torch"))
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/real")
-    parser.add_argument("--val-fraction", type=float, default=0.1, help="as scripts/split_lmdb.py")
-    parser.add_argument("--seed", type=int, default=0, help="as scripts/split_lmdb.py")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--batch", type=int, default=64, help="throughput batch size (predictions scored)")
+    parser.add_argument("--data", type=Path, required=True, help="folder of split folders (dev/, report/)")
+    parser.add_argument("--splits", default="report,dev", help="split folders to score, comma-separated")
     parser.add_argument(
-        "--extra-batch", type=int, default=6, help="a second throughput batch size (rapidocr's default)"
+        "--peers", default="pp-ocrv4,pp-ocrv6", help=f"comma-separated, of {', '.join(PEERS)}"
     )
+    parser.add_argument("--no-case", default="svt", help="subsets left out of en94 (labels without case)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=64, help="throughput batch size")
+    parser.add_argument("--extra-batch", type=int, default=6, help="a second batch size (rapidocr's default)")
     parser.add_argument("--runs", type=int, default=100, help="batch-1 timed reads")
-    parser.add_argument("--limit", type=int, help="only the first N held-out crops (a quick smoke run)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
 
-    samples = heldout_real(args.data, args.val_fraction, args.seed)[: args.limit]
+    splits = [s for s in args.splits.split(",") if s]
+    no_case = [s for s in args.no_case.split(",") if s]
+    samples = load_splits(args.data, splits)
     images = [s.image for s in samples]
+    timed = [s.image for s in samples if s.split == splits[0]]
     with tempfile.TemporaryDirectory() as workdir:
-        ours_read, ours_name = ours(args.model, args.backend, args.threads, Path(workdir))
-        peers = {
-            "ours": (ours_read, ours_name),
-            "pp-ocrv4": (
-                rapidocr_recognizer(args.threads),
-                "PP-OCRv4 rec (rapidocr-onnxruntime)",
-            ),
-        }
+        readers = {"ours": ours(args.model, args.backend, args.threads, Path(workdir))}
+        for key in (p for p in args.peers.split(",") if p):
+            if key not in PEERS:
+                raise SystemExit(f"error: --peers: unknown peer {key!r} (known: {', '.join(PEERS)})")
+            readers[key] = PEERS[key](args.threads)
         results: dict[str, Any] = {
-            "samples": len(samples),
+            "data": str(args.data),
+            "samples": {split: sum(s.split == split for s in samples) for split in splits},
             "threads": args.threads,
-            "split": {"val_fraction": args.val_fraction, "seed": args.seed},
+            "timed_split": splits[0],
         }
-        for key, (read, name) in peers.items():
-            measured = timing(read, images, args.runs, [args.batch, args.extra_batch])
-            preds = measured.pop("preds")
-            results[key] = {"name": name, "accuracy": accuracy(preds, samples), **measured}
-    _print(results)
+        for key, (read, name) in readers.items():
+            preds = read(images, args.batch)
+            measured = timing(read, timed, args.runs, [args.batch, args.extra_batch])
+            results[key] = {"name": name, "accuracy": accuracy(preds, samples, no_case), **measured}
+    _print(results, list(readers))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0
 
 
-def _print(results: dict[str, Any]) -> None:
+def _print(results: dict[str, Any], keys: list[str]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"held-out real crops ({results['samples']}), {results['threads']} threads, en36")
+    table = Table(title=f"real crops, {results['threads']} threads; word accuracy / 1-NED (%)")
     table.add_column("metric")
-    for key in ("ours", "pp-ocrv4"):
+    for key in keys:
         table.add_column(results[key]["name"], justify="right")
-    rows = [
-        (
-            f"{subset} word acc / 1-NED (n={results['ours']['accuracy'][subset]['samples']})",
-            lambda r, s=subset: (
-                f"{r['accuracy'][s]['word_accuracy']:.1f} / {r['accuracy'][s]['one_minus_ned']:.1f}"
-            ),
+
+    def cell(r: dict[str, Any] | None) -> str:
+        if not r or r["word_accuracy"] is None:
+            return "-"
+        return f"{r['word_accuracy']:.1f} / {r['one_minus_ned']:.1f}"
+
+    first = results[keys[0]]["accuracy"]
+    for protocol, per_split in first.items():
+        for split, subsets in per_split.items():
+            for subset, scores in subsets.items():
+                label = f"{protocol} {split}/{subset} (n={scores['samples']})"
+                table.add_row(
+                    label, *(cell(results[k]["accuracy"][protocol][split].get(subset)) for k in keys)
+                )
+    split = results["timed_split"]
+    table.add_row(
+        f"batch-1 latency median / p90 (ms, {split})",
+        *(f"{results[k]['latency_ms_median']:.2f} / {results[k]['latency_ms_p90']:.2f}" for k in keys),
+    )
+    for batch in results[keys[0]]["throughput_img_s"]:
+        table.add_row(
+            f"throughput, batches of {batch} (img/s)",
+            *(f"{results[k]['throughput_img_s'][batch]:.1f}" for k in keys),
         )
-        for subset in (*SUBSETS, "all")
-    ]
-    rows += [
-        ("batch-1 latency median (ms)", lambda r: f"{r['latency_ms_median']:.2f}"),
-        ("batch-1 latency p90 (ms)", lambda r: f"{r['latency_ms_p90']:.2f}"),
-    ]
-    rows += [
-        (f"throughput, batches of {batch} (img/s)", lambda r, b=batch: f"{r['throughput_img_s'][b]:.1f}")
-        for batch in results["ours"]["throughput_img_s"]
-    ]
-    for label, cell in rows:
-        table.add_row(label, cell(results["ours"]), cell(results["pp-ocrv4"]))
-    Console().print(table)
+    Console(width=max(120, 40 + 24 * len(keys))).print(table)
 
 
 if __name__ == "__main__":
