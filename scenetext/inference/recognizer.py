@@ -19,9 +19,9 @@ from PIL import Image
 from scenetext.data.charset import EOS, NUM_SPECIAL, Tokenizer
 from scenetext.data.preprocess import ImagePreprocessor, ImageSource, PreprocessConfig, load_image
 from scenetext.errors import ScenetextError
-from scenetext.inference import pretrained
 from scenetext.inference.attention import attention_strip
 from scenetext.inference.backends import PARAMETERS_KEY, Backend, OnnxBackend, TorchBackend
+from scenetext.models.names import resolve_model
 
 ONNX_FILE = "model.onnx"
 BACKENDS = ("torch", "onnx")
@@ -83,18 +83,6 @@ def _character_positions(probs: np.ndarray) -> list[np.ndarray]:
     return positions
 
 
-def _resolve_source(model: str | Path) -> Path:
-    path = Path(model)
-    if path.exists():
-        return path
-    if pretrained.is_builtin(str(model)):
-        return pretrained.resolve(str(model))
-    raise ScenetextError(
-        f"{model}: no such file or directory, and not a built-in model name "
-        f"({', '.join(pretrained.builtin_names())})"
-    )
-
-
 def _onnx_file(path: Path) -> Path:
     if path.is_dir():
         path = path / ONNX_FILE
@@ -148,7 +136,7 @@ class Recognizer:
             raise ScenetextError(f"backend {backend!r}: expected one of {', '.join(BACKENDS)}")
         if threads is not None and threads < 1:
             raise ScenetextError(f"threads {threads}: must be at least 1")
-        path = _resolve_source(model)
+        path = resolve_model(model)
         if backend == "onnx":
             onnx_path = _onnx_file(path)
             config = read_artifact_config(onnx_path.parent)

@@ -245,21 +245,7 @@ def load_artifact(
 
 
 def resolve_model_source(name_or_path: str | Path) -> Path:
-    """An artifact path as given, or a built-in model name resolved by the inference part.
+    """The artifact directory of a path or a built-in model name (see :mod:`scenetext.models.names`)."""
+    from scenetext.models.names import resolve_model
 
-    Hook: ``scenetext.inference.pretrained.resolve(name) -> Path`` (if that module exists) turns names such as
-    ``default`` into a local artifact directory (downloading it when needed).
-    """
-    path = Path(name_or_path)
-    if path.exists():
-        return artifact_dir(path)
-    try:
-        from scenetext.inference import pretrained  # type: ignore[attr-defined]
-    except ModuleNotFoundError as exc:
-        if exc.name != "scenetext.inference.pretrained":
-            raise
-        pretrained = None
-    resolve = getattr(pretrained, "resolve", None)
-    if resolve is not None and "/" not in str(name_or_path):
-        return artifact_dir(resolve(str(name_or_path)))
-    raise ScenetextError(f"{name_or_path}: no such artifact directory or file, and not a built-in model name")
+    return artifact_dir(resolve_model(name_or_path))

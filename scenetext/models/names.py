@@ -3,7 +3,7 @@
 Training (``model.init_from``), inference (``Recognizer.load``, ``--model``) and export all take the same
 names, so they all resolve through :func:`resolve_model`. Built-in names are artifacts shipped inside the
 package, ``scenetext/weights/<name>/`` (``model.safetensors`` + ``config.json``, optionally ``model.onnx``);
-nothing is ever downloaded. Pure paths and names: no torch import, so the torch-free inference path can use it.
+nothing is ever downloaded. Only paths and names: no torch import, so torch-free inference can use it.
 """
 
 from __future__ import annotations
