@@ -108,13 +108,26 @@ def build_options(options: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def umask_mode(base: int = 0o666) -> int:
+    """``base`` (0o666 for files, 0o777 for directories) less the process umask: the mode ``open`` gives.
+
+    Temporary files and directories (and safetensors' writer) are created private (600/700); what is moved
+    into place gets the mode any other file the user writes would get.
+    """
+    mask = os.umask(0)
+    os.umask(mask)
+    return base & ~mask
+
+
 def _write_dir_atomically(target: Path, write: Any) -> None:
     """Fill a temporary sibling directory with ``write(tmp)``, then swap it into ``target``."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
     try:
         write(tmp)
-        os.chmod(tmp, 0o755)
+        for path in tmp.iterdir():
+            os.chmod(path, umask_mode())
+        os.chmod(tmp, umask_mode(0o777))
         if target.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
             os.replace(target, old / target.name)
