@@ -63,7 +63,8 @@ def _display(image: np.ndarray) -> Image.Image:
 
 
 def _collect_user_images(specs: list[str]) -> tuple[list[tuple[str, np.ndarray]], list[str]]:
-    files, problems = expand_inputs(specs)
+    files, unmatched = expand_inputs(specs)
+    problems = [f"{spec}: {reason}" for spec, reason in unmatched]
     images = []
     for path in files:
         try:

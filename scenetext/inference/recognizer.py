@@ -130,7 +130,12 @@ class Recognizer:
         ``threads`` sets intra-op threads: ``torch.set_num_threads`` (process-wide) or the onnxruntime
         session's ``intra_op_num_threads``.
         """
-        from scenetext.models.artifact import artifact_charset, artifact_preprocess, read_artifact_config
+        from scenetext.models.artifact import (
+            WEIGHTS_FILE,
+            artifact_charset,
+            artifact_preprocess,
+            read_artifact_config,
+        )
 
         if backend not in BACKENDS:
             raise ScenetextError(f"backend {backend!r}: expected one of {', '.join(BACKENDS)}")
@@ -145,6 +150,10 @@ class Recognizer:
             return cls(runner, tokenizer, artifact_preprocess(config), config, onnx_path)
         if path.suffix.lower() == ".onnx":
             raise ScenetextError(f"{path}: an ONNX file needs backend='onnx' (--backend onnx)")
+        if path.is_dir() and (path / ONNX_FILE).is_file() and not (path / WEIGHTS_FILE).is_file():
+            raise ScenetextError(
+                f"{path}: holds {ONNX_FILE} but no {WEIGHTS_FILE}; use backend='onnx' (--backend onnx)"
+            )
         import torch
 
         from scenetext.inference.backends import torch_device

@@ -54,7 +54,9 @@ def read_artifact_config(path: str | Path) -> dict[str, Any]:
     try:
         data = json.loads(config_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ScenetextError(f"{config_path.parent}: not a model artifact (no {CONFIG_FILE})") from None
+        best = config_path.parent / "best"
+        hint = f"; a training run? its model is {best}" if (best / CONFIG_FILE).is_file() else ""
+        raise ScenetextError(f"{config_path.parent}: not a model artifact (no {CONFIG_FILE}){hint}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ScenetextError(f"{config_path}: not valid JSON ({exc})") from None
     if not isinstance(data, dict) or data.get("format") != ARTIFACT_FORMAT:
