@@ -236,15 +236,20 @@ class Recognizer:
         return out
 
     def attention_strip(
-        self, image: ImageSource, result: RecognitionResult, scale: float = 2.0
+        self, image: ImageSource, result: RecognitionResult, scale: float = 2.0, columns: int = 6
     ) -> Image.Image:
-        """The attention strip of ``result`` (read with ``return_attention=True``) over ``image``."""
+        """The attention strip of ``result`` (read with ``return_attention=True``) over ``image``.
+
+        Panels are the model input at ``scale``, ``columns`` to a row.
+        """
         if result.attention is None:
             raise ScenetextError(
                 "attention strip: the result holds no attention maps (read with return_attention)"
             )
         view = self.preprocessor.resize(load_image(image))
-        return attention_strip(view, result.text, result.attention, result.char_confidences, scale=scale)
+        return attention_strip(
+            view, result.text, result.attention, result.char_confidences, scale=scale, columns=columns
+        )
 
     def parameter_count(self) -> int:
         """Number of model parameters (torch: the module; onnx: recorded at export, else the initializers)."""
