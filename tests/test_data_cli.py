@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from scenetext.cli.main import app
 from scenetext.data.charset import Charset
-from scenetext.data.grid import GridSample, label_font, render_grid
+from scenetext.data.grid import GridSample, label_font, read_samples, render_grid
 from scenetext.data.stats import label_stats
 
 runner = CliRunner()
@@ -57,6 +57,29 @@ def test_create_errors_are_one_line(tmp_path):
     assert run("create", "-f", "tsv", "-i", listing, "-o", tmp_path / "o", "--overwrite").exit_code == 0
 
 
+def test_create_writes_nothing_but_errors_to_stderr(tmp_path):
+    (tmp_path / "a.png").write_bytes(png_bytes())
+    (tmp_path / "list.tsv").write_text("a.png\tword\n", encoding="utf-8")
+    result = run("create", "-f", "tsv", "-i", tmp_path / "list.tsv", "-o", tmp_path / "o")
+    assert result.exit_code == 0 and "written 1 of 1" in result.stdout
+    assert result.stderr == ""  # no blank line left by the progress bar off a terminal
+
+
+def test_create_with_the_wrong_format_names_the_one_that_reads_the_first_line(tmp_path):
+    (tmp_path / "word_1.png").write_bytes(png_bytes())
+    (tmp_path / "gt.txt").write_text('word_1.png, "Hello"\n', encoding="utf-8")
+    result = run("create", "-f", "tags", "-i", tmp_path / "gt.txt", "-o", tmp_path / "o")
+    assert_one_line_error(result, "none of the 1 samples", "--format icdar")
+    (tmp_path / "list.tsv").write_text("word_1.png\tHello\n", encoding="utf-8")
+    assert_one_line_error(
+        run("create", "-f", "tags", "-i", tmp_path / "list.tsv", "-o", tmp_path / "o"), "--format tsv"
+    )
+    (tmp_path / "junk.txt").write_text("nothing here\n", encoding="utf-8")
+    result = run("create", "-f", "tags", "-i", tmp_path / "junk.txt", "-o", tmp_path / "o")
+    assert_one_line_error(result, "none of the 1 samples")
+    assert "--format" not in result.stderr
+
+
 def test_stats_reports_count_lengths_characters_and_coverage(tmp_path):
     write_lmdb(tmp_path / "root" / "one", ["Hello", "hi", "中文"])
     write_lmdb(tmp_path / "root" / "two", ["a-b"])
@@ -100,6 +123,12 @@ def test_show_writes_a_png_grid(tmp_path):
     assert [p.name for p in out.parent.iterdir()] == ["grid.png"]
 
 
+def test_show_labels_samples_with_their_1_based_lmdb_keys(tmp_path):
+    write_lmdb(tmp_path / "set", ["a", "b", "c"])
+    samples = read_samples(tmp_path / "set", 3)
+    assert [(s.source, s.label) for s in samples] == [("set[1]", "a"), ("set[2]", "b"), ("set[3]", "c")]
+
+
 def test_show_errors_are_one_line(tmp_path):
     write_lmdb(tmp_path / "set", ["x"])
     assert_one_line_error(run("show", tmp_path / "none", "-o", tmp_path / "g.png"), "no such file")
@@ -110,8 +139,8 @@ def test_show_errors_are_one_line(tmp_path):
 
 @pytest.mark.parametrize("label", ["ok", "中文", "😀 emoji", "tab\tand\nnewline", ""])
 def test_grid_draws_any_label_without_crashing(label):
-    samples = [GridSample(Image.new("RGB", (30, 200), "white"), label, "set[0]")]
-    samples.append(GridSample(None, label, "set[1]", "corrupt or truncated image"))
+    samples = [GridSample(Image.new("RGB", (30, 200), "white"), label, "set[1]")]
+    samples.append(GridSample(None, label, "set[2]", "corrupt or truncated image"))
     sheet = render_grid(samples, columns=4)
     assert sheet.size[0] == 2 * 240
     assert label_font(12) is label_font(12)

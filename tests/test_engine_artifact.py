@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import pickle
+import stat
 from pathlib import Path
 
 import pytest
@@ -70,6 +72,17 @@ def test_saving_again_replaces_the_whole_artifact(tmp_path: Path) -> None:
     directory, _, _ = saved(tmp_path)
     saved(tmp_path)
     assert sorted(p.name for p in directory.parent.iterdir()) == ["best"]
+
+
+def test_files_get_the_umask_default_mode_not_private_ones(tmp_path: Path) -> None:
+    old = os.umask(0o027)
+    try:
+        directory, _, _ = saved(tmp_path)
+    finally:
+        os.umask(old)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in directory.iterdir()}
+    assert modes == {"model.safetensors": 0o640, "config.json": 0o640}
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o750
 
 
 def test_broken_artifacts_fail_with_one_line(tmp_path: Path) -> None:

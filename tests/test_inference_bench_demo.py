@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from inference_helpers import font_files, make_artifact, png_bytes, word_image
+from PIL import Image
 from typer.testing import CliRunner
 
 from scenetext.cli.main import app
+from scenetext.inference.attention import attention_strip, strip_layout
 
 runner = CliRunner()
 
@@ -69,3 +73,33 @@ def test_demo_reads_the_users_images(artifact: Path, tmp_path: Path) -> None:
     assert "broken.png" in result.stderr
     page = (out / "report.html").read_text()
     assert str(mine / "one.png") in page and page.count("data:image/png;base64,") == 2
+
+
+def test_demo_strips_fit_a_1300_pixel_window(tmp_path: Path) -> None:
+    """The shipped default (32 x 128 input): six panels a row at twice that size would be 1,564 pixels."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "long.png").write_bytes(png_bytes(word_image(0, size=(32, 400))))
+    out = tmp_path / "demo"
+    result = runner.invoke(app, ["demo", "--images", str(mine), "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    page = (out / "report.html").read_text()
+    strips = re.findall(r'alt="attention" src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    assert len(strips) == 1
+    with Image.open(io.BytesIO(base64.b64decode(strips[0]))) as strip:
+        assert strip.width <= 540  # the other columns take the rest: the input is shown at most 240 wide
+    assert re.search(r"img\.input \{ max-width: 240px", page)
+    assert 'class="input"' in page
+
+
+@pytest.mark.parametrize("width", [32, 64, 128, 256, 400, 800])
+def test_strip_layout_stays_within_the_width(width: int) -> None:
+    scale, columns = strip_layout(width, 540)
+    strip = attention_strip(
+        np.zeros((32, width, 3), np.uint8),
+        "ab",
+        np.zeros((2, 4, 8), np.float32),
+        scale=scale,
+        columns=columns,
+    )
+    assert strip.width <= 540 and columns >= 1 and scale <= 2.0

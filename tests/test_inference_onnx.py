@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from scenetext.errors import ScenetextError
 from scenetext.inference import Recognizer
 from scenetext.inference.onnx_export import export_onnx, parity_check
 from scenetext.inference.samples import render_words
+from scenetext.models.artifact import umask_mode
 
 runner = CliRunner()
 
@@ -84,6 +86,12 @@ def test_export_refuses_a_foreign_config_and_bad_names(exported, tmp_path: Path)
         export_onnx(artifact, tmp_path / "model.bin")
     with pytest.raises(ScenetextError, match="backend='onnx'"):
         Recognizer.load(onnx_path)
+
+
+def test_exported_file_has_the_umask_default_mode(exported) -> None:
+    _, onnx_path = exported("nastr-tiny")
+    mode = stat.S_IMODE(onnx_path.stat().st_mode)
+    assert mode == stat.S_IMODE((onnx_path.parent / "config.json").stat().st_mode) == umask_mode()
 
 
 def test_onnx_backend_reads_without_importing_torch(exported, tmp_path: Path) -> None:

@@ -45,15 +45,19 @@ def test_directory_with_a_corrupt_file(artifact: Path, folder: Path) -> None:
     assert len(errors) == 1 and errors[0].startswith(str(folder / "corrupt.png") + ":")
 
 
-def test_json_output_and_globs(artifact: Path, folder: Path) -> None:
+def test_json_output_lists_every_input_with_an_error_for_failures(artifact: Path, folder: Path) -> None:
+    missing = str(folder / "nope.png")
     result = runner.invoke(
-        app, ["read", "-m", str(artifact), "--json", "--batch-size", "1", str(folder / "**" / "*.png")]
+        app, ["read", "-m", str(artifact), "--json", "-b", "1", str(folder / "**" / "*.png"), missing]
     )
     assert result.exit_code == 0
     records = json.loads(result.stdout)
-    assert [r["path"] for r in records] == [str(folder / "a.png")]
-    assert set(records[0]) == {"path", "text", "confidence", "char_confidences"}
-    assert len(records[0]["char_confidences"]) == len(records[0]["text"])
+    assert [r["path"] for r in records] == [missing, str(folder / "a.png"), str(folder / "corrupt.png")]
+    assert set(records[1]) == {"path", "text", "confidence", "char_confidences"}
+    assert len(records[1]["char_confidences"]) == len(records[1]["text"])
+    assert records[0]["error"] == f"{missing}: no such file or directory"
+    assert records[2]["error"].startswith(f"{folder / 'corrupt.png'}:") and records[2]["text"] == ""
+    assert sorted(result.stderr.strip().splitlines()) == sorted([records[0]["error"], records[2]["error"]])
 
 
 def test_exit_code_is_nonzero_only_when_nothing_was_read(
@@ -84,3 +88,35 @@ def test_attention_strips_for_every_family(family: str, folder: Path, tmp_path: 
         panels = len(texts[0]) + 1
         assert strip.width >= min(6, panels) * 128
         assert strip.height >= -(-panels // 6) * 64
+
+
+def test_a_whole_photo_is_read_with_one_warning(artifact: Path, tmp_path: Path) -> None:
+    crops = tmp_path / "crops"
+    crops.mkdir()
+    Image.fromarray(word_image(0, size=(120, 480))).save(crops / "wide-word.png")  # large but elongated
+    Image.fromarray(word_image(1, size=(40, 50))).save(crops / "short-word.png")  # not elongated but small
+    quiet = runner.invoke(app, ["read", "-m", str(artifact), str(crops)])
+    assert quiet.exit_code == 0 and len(quiet.stdout.strip().splitlines()) == 2
+    assert quiet.stderr == ""
+    for name in ("photo-1.jpg", "photo-2.jpg"):
+        Image.fromarray(word_image(2, size=(480, 640))).save(crops / name)
+    result = runner.invoke(app, ["read", "-m", str(artifact), str(crops)])
+    assert result.exit_code == 0 and len(result.stdout.strip().splitlines()) == 4  # still read
+    warnings = result.stderr.strip().splitlines()
+    assert len(warnings) == 1 and "photo-1.jpg (640x480) looks like a whole photo" in warnings[0]
+    assert "crop" in warnings[0]
+
+
+def test_model_errors_point_to_the_fix(artifact: Path, folder: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    make_artifact(run / "best")
+    result = runner.invoke(app, ["read", "-m", str(run), str(folder / "a.png")])
+    assert result.exit_code == 1
+    assert result.stderr.strip().endswith(f"a training run? its model is {run / 'best'}")
+    onnx_only = tmp_path / "onnx"
+    onnx_only.mkdir()
+    (onnx_only / "config.json").write_bytes((artifact / "config.json").read_bytes())
+    (onnx_only / "model.onnx").write_bytes(b"an exported graph")
+    result = runner.invoke(app, ["read", "-m", str(onnx_only), str(folder / "a.png")])
+    assert result.exit_code == 1 and "--backend onnx" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -11,7 +11,7 @@ from PIL import Image
 
 from scenetext.errors import ScenetextError
 from scenetext.inference import RecognitionResult, Recognizer
-from scenetext.inference import pretrained as pretrained_module
+from scenetext.models import names as names_module
 from scenetext.models.artifact import resolve_model_source
 
 
@@ -80,12 +80,12 @@ def test_bad_image_raises_or_is_kept_with_its_reason(recognizer: Recognizer, tmp
 
 
 def test_load_errors_are_one_line(artifact: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pretrained_module, "WEIGHTS_DIR", tmp_path / "weights")
+    monkeypatch.setattr(names_module, "WEIGHTS_DIR", tmp_path / "weights")
     with pytest.raises(ScenetextError, match="the default model is not installed") as info:
         Recognizer.load("default")
     assert "\n" not in str(info.value)
     with pytest.raises(ScenetextError, match="default-zh model is not installed"):
-        resolve_model_source("default-zh")  # the artifact module's hook resolves names through this part
+        resolve_model_source("default-zh")  # the artifact module resolves names in the same place
     with pytest.raises(ScenetextError, match="not a built-in model name"):
         Recognizer.load(tmp_path / "missing")
     with pytest.raises(ScenetextError, match="backend"):
@@ -103,7 +103,7 @@ def test_builtin_name_resolves_to_weights_inside_the_package(
     (weights / "default").mkdir(parents=True)
     for name in ("model.safetensors", "config.json"):
         (weights / "default" / name).write_bytes((artifact / name).read_bytes())
-    monkeypatch.setattr(pretrained_module, "WEIGHTS_DIR", weights)
+    monkeypatch.setattr(names_module, "WEIGHTS_DIR", weights)
     loaded = Recognizer.load("default")
     assert loaded.source == weights / "default"
     _same(loaded.read(word_image(2)), Recognizer.load(artifact).read(word_image(2)))

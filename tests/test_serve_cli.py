@@ -70,3 +70,23 @@ def test_bad_options_are_one_line_errors(artifact: Path, arguments: list[str], m
     assert result.exit_code == 1
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
+
+
+def test_busy_port_fails_in_one_line_before_serving(artifact: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    import uvicorn
+
+    started: list[int] = []
+    monkeypatch.setattr(uvicorn, "run", lambda served, **kwargs: started.append(kwargs["port"]))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = runner.invoke(app, ["serve", "--model", str(artifact), "--port", str(port)])
+    assert result.exit_code == 1 and not started
+    assert result.stderr.strip() == (
+        f"error: --port {port}: cannot listen on 127.0.0.1:{port} (Address already in use); "
+        "choose another --port"
+    )
+    assert "serving" not in result.output

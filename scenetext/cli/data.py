@@ -113,7 +113,9 @@ def create(
             )
         console = _console()
         columns = (TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-        with Progress(*columns, console=_stderr_console(), transient=True) as progress:
+        err = _stderr_console()
+        # Off a terminal the bar would only leave a blank line on stderr.
+        with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as progress:
             task = progress.add_task("import", total=None)
 
             def advance(done: int, total: int) -> None:

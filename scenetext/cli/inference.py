@@ -30,6 +30,23 @@ def _load(model: str, backend: str, device: str, threads: int | None) -> Any:
     return Recognizer.load(model, device=device, backend=backend, threads=threads)  # type: ignore[arg-type]
 
 
+def _warn_if_photo(path: Path) -> bool:
+    """Warn (and say so) when ``path`` has the size of a whole photo rather than a word or line crop."""
+    from PIL import Image
+
+    from scenetext.inference.inputs import looks_like_a_photo
+
+    with Image.open(path) as image:  # already read once: the header opens; only the size is needed
+        width, height = image.size
+    if not looks_like_a_photo(width, height):
+        return False
+    _warn(
+        f"warning: {path} ({width}x{height}) looks like a whole photo; the model reads one cropped word or "
+        "line per image, so crop the text first (see the README, 'Inference')"
+    )
+    return True
+
+
 def _unique_png(directory: Path, stem: str, taken: set[str]) -> Path:
     name, n = f"{stem}.png", 1
     while name in taken:
@@ -59,36 +76,44 @@ def read(
 ) -> None:
     """Read the text in word images: prints `path<TAB>text<TAB>confidence` per image.
 
-    Unreadable files are reported on stderr (one line each) and the rest are still read. The exit code is 0
-    when at least one image was read and 1 when none could be (or the model could not be loaded).
+    Unreadable files are reported on stderr (one line each) and the rest are still read; with --json every
+    input is listed, a failed one with an `error`. The exit code is 0 when at least one image was read and 1
+    when none could be (or the model could not be loaded). The models read cropped words or lines: an image
+    that looks like a whole photo is still read, with one warning.
     """
     from scenetext.errors import ScenetextError
     from scenetext.inference.inputs import expand_inputs
+    from scenetext.inference.recognizer import RecognitionResult
 
-    files, problems = expand_inputs(paths)
-    for problem in problems:
-        _warn(problem)
+    files, unmatched = expand_inputs(paths)
+    records: list[dict[str, Any]] = []
+    for spec, reason in unmatched:
+        _warn(f"{spec}: {reason}")
+        records.append({"path": spec, **RecognitionResult("", 0.0, error=f"{spec}: {reason}").to_dict()})
     if not files:
         _fail("no image files to read")
     try:
         recognizer = _load(model, backend, device, threads)
         if attention_dir is not None:
             attention_dir.mkdir(parents=True, exist_ok=True)
-        records: list[dict[str, Any]] = []
         taken: set[str] = set()
         failed = 0
+        warned_photo = False
         for start in range(0, len(files), batch_size):
             chunk = files[start : start + batch_size]
             results = recognizer.read(
                 chunk, batch_size, return_attention=attention_dir is not None, errors="keep"
             )
             for path, result in zip(chunk, results, strict=True):
+                record: dict[str, Any] = {"path": str(path), **result.to_dict()}
+                record.pop("source", None)
                 if result.error is not None:
                     failed += 1
                     _warn(result.error)
+                    records.append(record)
                     continue
-                record: dict[str, Any] = {"path": str(path), **result.to_dict()}
-                record.pop("source", None)
+                if not warned_photo:
+                    warned_photo = _warn_if_photo(path)
                 if attention_dir is not None:
                     target = _unique_png(attention_dir, path.stem, taken)
                     recognizer.attention_strip(path, result).save(target)

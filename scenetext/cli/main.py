@@ -6,6 +6,8 @@ independent and heavy imports (torch) happen only inside the commands that need 
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from scenetext.cli import data, engine, inference, serve, synth
@@ -19,12 +21,28 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from scenetext import __version__
+
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", is_eager=True, callback=_print_version, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Scene text recognition: read, train, evaluate, synthesise and serve."""
+
+
 @app.command()
 def version() -> None:
     """Print the installed scenetext version."""
-    from scenetext import __version__
-
-    typer.echo(__version__)
+    _print_version(True)
 
 
 for module in (data, synth, engine, inference, serve):

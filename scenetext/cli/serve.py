@@ -14,6 +14,23 @@ def _fail(message: str) -> None:
     raise typer.Exit(1)
 
 
+def _check_port(host: str, port: int) -> None:
+    """Bind ``host:port`` once and let go, so a busy port fails in one line, not after "serving on"."""
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind(address)
+    except socket.gaierror as exc:
+        _fail(f"--host {host}: cannot resolve ({exc.strerror})")
+    except OSError as exc:
+        _fail(f"--port {port}: cannot listen on {host}:{port} ({exc.strerror}); choose another --port")
+
+
 def serve(
     model: Annotated[str, typer.Option("--model", "-m", help=MODEL_HELP)],
     host: Annotated[
@@ -69,6 +86,7 @@ def serve(
         recognizer.read(np.full((height, width, 3), 255, dtype=np.uint8))  # first call pays one-off setup
     except ScenetextError as exc:
         _fail(str(exc))
+    _check_port(host, port)
     app = create_app(recognizer, settings)
     typer.echo(f"serving {recognizer.model_name} on http://{host}:{port}/ (API docs at /docs)", err=True)
     uvicorn.run(

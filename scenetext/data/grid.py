@@ -125,7 +125,7 @@ def read_samples(
     samples = []
     for k in picked:
         reader, index = where[k]
-        source = f"{reader.path.name}[{index}]"
+        source = f"{reader.path.name}[{index + 1}]"  # the 1-based number of its image-/label- keys
         try:
             data, label = reader.read(index)
         except CorruptRecordError as exc:

@@ -178,6 +178,31 @@ def read_list(fmt: str, input_path: str | Path) -> tuple[list[ListEntry], list[S
     return entries, malformed
 
 
+def suggest_format(fmt: str, input_path: Path, root: Path) -> str | None:
+    """Another list format that reads the first line of ``input_path`` as an existing image, if one does.
+
+    A list given with the wrong ``--format`` fails on every line; naming the format that would have parsed
+    it points to the fix (ICDAR's ``word_1.png, "label"`` read as ``tags`` looks for ``word_1.png,``).
+    """
+    try:
+        text = input_path.read_bytes().removeprefix(b"\xef\xbb\xbf").decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    first = next((line.rstrip("\r") for line in text.split("\n") if line.strip()), None)
+    if first is None:
+        return None
+    for other in FORMATS:
+        if other == fmt:
+            continue
+        try:
+            path, _ = parse_line(other, first)
+        except ScenetextError:
+            continue
+        if (root / path).is_file():
+            return other
+    return None
+
+
 def _read_checked_image(path: Path) -> bytes:
     """The file's bytes, after proving that they decode to a non-empty image."""
     try:
@@ -240,9 +265,11 @@ def create_lmdb(
         if len(writer) == 0:
             _write_report(report, skipped)
             first = min(skipped, key=lambda s: s.line)
+            other = suggest_format(fmt, input_path, root)
+            hint = f"; its first line reads as --format {other}" if other else ""
             raise ScenetextError(
                 f"{input_path}: none of the {listed} samples is readable "
-                f"(line {first.line}: {first.reason}; all reasons in {report})"
+                f"(line {first.line}: {first.reason}; all reasons in {report}){hint}"
             )
         written = len(writer)
 

@@ -39,8 +39,9 @@ class ModelConfig:
     """Which registered model to build, its charset, and optional weights to start from.
 
     ``options`` go to ``build_model`` unchanged (img_size, mask, constraint switches...). ``init_from`` loads
-    weights strictly from an artifact (directory, config.json or model.safetensors) or a training .ckpt, then
-    training starts fresh (new optimizer, step 0): LPV stage 2 starts from stage 1 this way.
+    weights strictly from an artifact (directory, config.json or model.safetensors), a built-in model name
+    (``default``: fine-tuning the shipped model) or a training .ckpt, then training starts fresh (new
+    optimizer, step 0): LPV stage 2 starts from stage 1 this way.
     ``init_new_charset`` lets ``init_from`` weights of another charset start a model: every layer loads
     strictly except those sized by the charset (the model's ``charset_layers``); from an artifact, which names
     its charset, their rows of shared characters carry over (a new uppercase letter starts from its lowercase

@@ -111,7 +111,7 @@ def build_from_config(config: Config, recipe_dir: Path | None = None, initialise
 
 
 def load_initial_weights(model: Any, source: str, charset: Any, new_charset: bool = False) -> None:
-    """Strictly load weights from an artifact or a training checkpoint (``model.init_from``).
+    """Strictly load ``model.init_from`` weights: an artifact, a built-in model name or a training .ckpt.
 
     With ``new_charset`` the model's ``charset_layers`` keep their fresh initialisation (fine-tuning onto
     another charset); everything else must still match in name and shape.
@@ -125,12 +125,16 @@ def load_initial_weights(model: Any, source: str, charset: Any, new_charset: boo
         read_artifact_config,
         read_safetensors,
     )
+    from scenetext.models.names import resolve_model
 
     path = Path(source)
     if path.suffix == ".ckpt":
         weights = model_weights_from_checkpoint(path)
     else:
-        directory = artifact_dir(path)
+        try:
+            directory = artifact_dir(resolve_model(source))
+        except ScenetextError as exc:
+            raise ScenetextError(f"model.init_from: {exc}") from None
         stored = artifact_charset(read_artifact_config(directory))
         if stored.chars != charset.chars and not new_charset:
             raise ScenetextError(
@@ -246,6 +250,7 @@ def _setup_logging() -> None:
         ".*LeafSpec.* is deprecated.*",
         ".*Checkpoint directory .* exists and is not empty.*",  # resuming writes into the same directory
         ".*your dataloader is not resumable.*",  # handled: the stream is re-seeded by the resume step
+        ".*smaller than the logging interval.*",  # a short epoch: we log by optimizer step, nothing is lost
     )
     for pattern in expected:
         warnings.filterwarnings("ignore", pattern)

@@ -113,6 +113,16 @@ def heat_overlay(view: np.ndarray, attention_map: np.ndarray, alpha: float = 0.5
     return (view.astype(np.float32) * (1 - alpha) + colour.astype(np.float32) * alpha).astype(np.uint8)
 
 
+def strip_layout(input_width: int, max_width: int, scale: float = 2.0) -> tuple[float, int]:
+    """``(scale, columns)`` for strips of an ``input_width``-pixel model input to stay within ``max_width``.
+
+    Panels keep ``scale`` when one fits (smaller otherwise), and as many go in a row as fit.
+    """
+    scale = min(scale, (max_width - 2 * _GAP) / input_width)
+    columns = (max_width - _GAP) // (round(input_width * scale) + _GAP)
+    return scale, max(1, int(columns))
+
+
 def attention_strip(
     view: np.ndarray,
     text: str,

@@ -18,6 +18,7 @@ from PIL import Image
 
 from scenetext.data.preprocess import load_image
 from scenetext.errors import ScenetextError
+from scenetext.inference.attention import strip_layout
 from scenetext.inference.inputs import expand_inputs
 from scenetext.inference.recognizer import RecognitionResult, Recognizer
 from scenetext.inference.samples import lang_of, render_words
@@ -63,7 +64,8 @@ def _display(image: np.ndarray) -> Image.Image:
 
 
 def _collect_user_images(specs: list[str]) -> tuple[list[tuple[str, np.ndarray]], list[str]]:
-    files, problems = expand_inputs(specs)
+    files, unmatched = expand_inputs(specs)
+    problems = [f"{spec}: {reason}" for spec, reason in unmatched]
     images = []
     for path in files:
         try:
@@ -113,11 +115,14 @@ _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
 table { border-collapse: collapse; }
 td, th { border-bottom: 1px solid #ddd; padding: 0.5em 0.8em; text-align: left; vertical-align: top; }
-.text { font-family: ui-monospace, monospace; font-size: 1.2em; }
+.text { font-family: ui-monospace, monospace; font-size: 1.2em; word-break: break-all; }
 .ok { color: #17702b; } .bad { color: #b3261e; }
 .conf { color: #666; font-size: 0.85em; }
 img { image-rendering: pixelated; }
+img.input { max-width: 240px; height: auto; }
 """
+# With the other columns (the input shown at most 240 pixels wide) the table fits a 1300-pixel window.
+_STRIP_MAX_WIDTH = 540
 
 
 def _html(recognizer: Recognizer, items: list[DemoItem], protocol: str) -> str:
@@ -126,8 +131,9 @@ def _html(recognizer: Recognizer, items: list[DemoItem], protocol: str) -> str:
     if judged:
         headline += f", {sum(judged)}/{len(judged)} read correctly ({protocol} protocol)"
     rows = []
+    scale, columns = strip_layout(recognizer.input_size[1], _STRIP_MAX_WIDTH)
     for item in items:
-        strip = recognizer.attention_strip(item.image, item.result)
+        strip = recognizer.attention_strip(item.image, item.result, scale=scale, columns=columns)
         verdict = ""
         if item.correct is not None:
             verdict = '<span class="ok">correct</span>' if item.correct else '<span class="bad">wrong</span>'
@@ -138,7 +144,7 @@ def _html(recognizer: Recognizer, items: list[DemoItem], protocol: str) -> str:
         truth = "" if item.truth is None else html.escape(item.truth)
         image_uri = _png_data_uri(_display(item.image))
         rows.append(
-            f'<tr><td>{html.escape(item.name)}<br><img alt="input" src="{image_uri}">'
+            f'<tr><td>{html.escape(item.name)}<br><img class="input" alt="input" src="{image_uri}">'
             f'</td><td class="text">{truth}</td><td class="text">{html.escape(item.result.text)}<br>{verdict}'
             f'</td><td>{item.result.confidence:.3f}<br><span class="conf">{per_char}</span></td>'
             f'<td><img alt="attention" src="{_png_data_uri(strip)}"></td></tr>'

@@ -123,7 +123,7 @@ def export_onnx(
     """
     import torch
 
-    from scenetext.models.artifact import CONFIG_FILE, load_artifact, resolve_model_source
+    from scenetext.models.artifact import CONFIG_FILE, load_artifact, resolve_model_source, umask_mode
 
     output = Path(output)
     if output.suffix.lower() != ".onnx":
@@ -153,6 +153,7 @@ def export_onnx(
                 dynamo=False,
             )
         _add_metadata(tmp_name, {PARAMETERS_KEY: str(sum(p.numel() for p in net.parameters()))})
+        os.chmod(tmp_name, umask_mode())  # mkstemp's file is private; the result is an ordinary file
         os.replace(tmp_name, output)
     except Exception as exc:  # the exporter raises many types; the user needs the one-line reason
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

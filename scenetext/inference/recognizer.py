@@ -19,9 +19,9 @@ from PIL import Image
 from scenetext.data.charset import EOS, NUM_SPECIAL, Tokenizer
 from scenetext.data.preprocess import ImagePreprocessor, ImageSource, PreprocessConfig, load_image
 from scenetext.errors import ScenetextError
-from scenetext.inference import pretrained
 from scenetext.inference.attention import attention_strip
 from scenetext.inference.backends import PARAMETERS_KEY, Backend, OnnxBackend, TorchBackend
+from scenetext.models.names import resolve_model
 
 ONNX_FILE = "model.onnx"
 BACKENDS = ("torch", "onnx")
@@ -83,18 +83,6 @@ def _character_positions(probs: np.ndarray) -> list[np.ndarray]:
     return positions
 
 
-def _resolve_source(model: str | Path) -> Path:
-    path = Path(model)
-    if path.exists():
-        return path
-    if pretrained.is_builtin(str(model)):
-        return pretrained.resolve(str(model))
-    raise ScenetextError(
-        f"{model}: no such file or directory, and not a built-in model name "
-        f"({', '.join(pretrained.builtin_names())})"
-    )
-
-
 def _onnx_file(path: Path) -> Path:
     if path.is_dir():
         path = path / ONNX_FILE
@@ -142,13 +130,18 @@ class Recognizer:
         ``threads`` sets intra-op threads: ``torch.set_num_threads`` (process-wide) or the onnxruntime
         session's ``intra_op_num_threads``.
         """
-        from scenetext.models.artifact import artifact_charset, artifact_preprocess, read_artifact_config
+        from scenetext.models.artifact import (
+            WEIGHTS_FILE,
+            artifact_charset,
+            artifact_preprocess,
+            read_artifact_config,
+        )
 
         if backend not in BACKENDS:
             raise ScenetextError(f"backend {backend!r}: expected one of {', '.join(BACKENDS)}")
         if threads is not None and threads < 1:
             raise ScenetextError(f"threads {threads}: must be at least 1")
-        path = _resolve_source(model)
+        path = resolve_model(model)
         if backend == "onnx":
             onnx_path = _onnx_file(path)
             config = read_artifact_config(onnx_path.parent)
@@ -157,6 +150,10 @@ class Recognizer:
             return cls(runner, tokenizer, artifact_preprocess(config), config, onnx_path)
         if path.suffix.lower() == ".onnx":
             raise ScenetextError(f"{path}: an ONNX file needs backend='onnx' (--backend onnx)")
+        if path.is_dir() and (path / ONNX_FILE).is_file() and not (path / WEIGHTS_FILE).is_file():
+            raise ScenetextError(
+                f"{path}: holds {ONNX_FILE} but no {WEIGHTS_FILE}; use backend='onnx' (--backend onnx)"
+            )
         import torch
 
         from scenetext.inference.backends import torch_device
@@ -239,15 +236,20 @@ class Recognizer:
         return out
 
     def attention_strip(
-        self, image: ImageSource, result: RecognitionResult, scale: float = 2.0
+        self, image: ImageSource, result: RecognitionResult, scale: float = 2.0, columns: int = 6
     ) -> Image.Image:
-        """The attention strip of ``result`` (read with ``return_attention=True``) over ``image``."""
+        """The attention strip of ``result`` (read with ``return_attention=True``) over ``image``.
+
+        Panels are the model input at ``scale``, ``columns`` to a row.
+        """
         if result.attention is None:
             raise ScenetextError(
                 "attention strip: the result holds no attention maps (read with return_attention)"
             )
         view = self.preprocessor.resize(load_image(image))
-        return attention_strip(view, result.text, result.attention, result.char_confidences, scale=scale)
+        return attention_strip(
+            view, result.text, result.attention, result.char_confidences, scale=scale, columns=columns
+        )
 
     def parameter_count(self) -> int:
         """Number of model parameters (torch: the module; onnx: recorded at export, else the initializers)."""

@@ -54,7 +54,9 @@ def read_artifact_config(path: str | Path) -> dict[str, Any]:
     try:
         data = json.loads(config_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ScenetextError(f"{config_path.parent}: not a model artifact (no {CONFIG_FILE})") from None
+        best = config_path.parent / "best"
+        hint = f"; a training run? its model is {best}" if (best / CONFIG_FILE).is_file() else ""
+        raise ScenetextError(f"{config_path.parent}: not a model artifact (no {CONFIG_FILE}){hint}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ScenetextError(f"{config_path}: not valid JSON ({exc})") from None
     if not isinstance(data, dict) or data.get("format") != ARTIFACT_FORMAT:
@@ -108,13 +110,26 @@ def build_options(options: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def umask_mode(base: int = 0o666) -> int:
+    """``base`` (0o666 for files, 0o777 for directories) less the process umask: the mode ``open`` gives.
+
+    Temporary files and directories (and safetensors' writer) are created private (600/700); what is moved
+    into place gets the mode any other file the user writes would get.
+    """
+    mask = os.umask(0)
+    os.umask(mask)
+    return base & ~mask
+
+
 def _write_dir_atomically(target: Path, write: Any) -> None:
     """Fill a temporary sibling directory with ``write(tmp)``, then swap it into ``target``."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
     try:
         write(tmp)
-        os.chmod(tmp, 0o755)
+        for path in tmp.iterdir():
+            os.chmod(path, umask_mode())
+        os.chmod(tmp, umask_mode(0o777))
         if target.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
             os.replace(target, old / target.name)
@@ -245,21 +260,7 @@ def load_artifact(
 
 
 def resolve_model_source(name_or_path: str | Path) -> Path:
-    """An artifact path as given, or a built-in model name resolved by the inference part.
+    """The artifact directory of a path or a built-in model name (see :mod:`scenetext.models.names`)."""
+    from scenetext.models.names import resolve_model
 
-    Hook: ``scenetext.inference.pretrained.resolve(name) -> Path`` (if that module exists) turns names such as
-    ``default`` into a local artifact directory (downloading it when needed).
-    """
-    path = Path(name_or_path)
-    if path.exists():
-        return artifact_dir(path)
-    try:
-        from scenetext.inference import pretrained  # type: ignore[attr-defined]
-    except ModuleNotFoundError as exc:
-        if exc.name != "scenetext.inference.pretrained":
-            raise
-        pretrained = None
-    resolve = getattr(pretrained, "resolve", None)
-    if resolve is not None and "/" not in str(name_or_path):
-        return artifact_dir(resolve(str(name_or_path)))
-    raise ScenetextError(f"{name_or_path}: no such artifact directory or file, and not a built-in model name")
+    return artifact_dir(resolve_model(name_or_path))
