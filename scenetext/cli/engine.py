@@ -37,7 +37,7 @@ def train(
 ) -> None:
     """Train from a recipe; writes config.yaml, checkpoints/{best,last}.ckpt, best/ and tensorboard/."""
     overrides = list(overrides or [])
-    if config is not None and "=" in config.name and not config.exists():
+    if config is not None and "=" in str(config) and not config.exists():
         overrides.insert(0, str(config))  # `train --resume RUN key=value`: no recipe, only overrides
         config = None
     try:

@@ -382,7 +382,7 @@ def _accelerator(config: Config) -> str:
 def _devices(config: Config) -> int | str | list[int]:
     """``trainer.devices``: a positive count, -1 (all), a list of indices, or "auto"."""
     devices = config.trainer.devices
-    if (isinstance(devices, int) and (devices == 0 or devices < -1)) or devices == [] or devices in ("0", ""):
+    if (isinstance(devices, int) and (devices == 0 or devices < -1)) or devices == []:
         raise ScenetextError(
             f"trainer.devices {devices!r}: use a positive count, -1 for all, a list of indices, or auto"
         )
@@ -428,7 +428,7 @@ def train(
     if checkpoint is not None and config_path.is_file():
         changed = _changes(load_config(config_path), config)
         if changed:
-            log.warning("resuming with a changed recipe: %s", "; ".join(changed))
+            log.info("resuming with a changed recipe: %s", "; ".join(changed))
     L.seed_everything(config.run.seed, workers=True, verbose=False)
 
     built = build_from_config(config, recipe_dir, initialise=checkpoint is None)
@@ -562,7 +562,7 @@ def train(
             shutil.rmtree(run_dir, ignore_errors=True)  # a first start that never trained leaves nothing
         raise
     if not run_start.started:
-        log.warning(
+        log.info(
             "nothing to train: the run is at step %d of trainer.max_steps %d (raise it to extend the run)",
             trainer.global_step,
             trainer.max_steps,
