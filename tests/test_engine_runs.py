@@ -12,6 +12,7 @@ from engine_helpers import TINY, make_lmdb
 from typer.testing import CliRunner
 
 from scenetext.cli.main import app
+from scenetext.engine.lightning_module import RecognitionSystem
 
 LR = 0.01
 
@@ -146,6 +147,18 @@ def test_a_failed_resume_writes_nothing(data: Path, tmp_path: Path) -> None:
         code, _, err = cli(recipe, "--resume", run, *overrides)
         assert code == 1 and err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
         assert snapshot(run) == before
+
+
+def test_a_first_start_that_fails_at_its_first_step_leaves_no_run_directory(
+    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken_step(*args: object) -> None:
+        raise RuntimeError("out of memory at the first step")
+
+    monkeypatch.setattr(RecognitionSystem, "training_step", broken_step)
+    result = CliRunner().invoke(app, ["train", str(write_recipe(tmp_path)), *data_overrides(data)])
+    assert isinstance(result.exception, RuntimeError)
+    assert not (tmp_path / "runs" / "r").exists()
 
 
 def test_a_run_killed_between_its_first_best_and_last_checkpoint_resumes_from_best(
