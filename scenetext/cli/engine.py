@@ -18,24 +18,42 @@ def _fail(message: str) -> None:
 
 
 def train(
-    config: Annotated[Path, typer.Argument(help="Recipe YAML (see configs/).")],
+    config: Annotated[
+        Path | None, typer.Argument(help="Recipe YAML (see configs/); optional with --resume.")
+    ] = None,
     overrides: Annotated[
         list[str] | None, typer.Argument(help="Dotted overrides, e.g. trainer.max_steps=1000 optim.lr=5e-4.")
     ] = None,
     resume: Annotated[
-        str | None, typer.Option(help="Continue a run: its directory or a .ckpt (full training state).")
+        str | None,
+        typer.Option(
+            help="Continue a run: its directory or a .ckpt (full training state). Its config.yaml is the "
+            "recipe; a recipe file's later edits and the overrides given here change it."
+        ),
     ] = None,
     progress: Annotated[
         bool | None, typer.Option("--progress/--no-progress", help="Force the rich progress bar on or off.")
     ] = None,
 ) -> None:
     """Train from a recipe; writes config.yaml, checkpoints/{best,last}.ckpt, best/ and tensorboard/."""
+    overrides = list(overrides or [])
+    if config is not None and "=" in str(config) and not config.exists():
+        overrides.insert(0, str(config))  # `train --resume RUN key=value`: no recipe, only overrides
+        config = None
     try:
         from scenetext.engine.config import load_config
+        from scenetext.engine.train import resume_config
         from scenetext.engine.train import train as run_training
 
-        recipe = load_config(config, overrides or [])
-        run_training(recipe, resume=resume, recipe_dir=config.resolve().parent, progress=progress)
+        recipe_dir = config.resolve().parent if config is not None else None
+        recipe = load_config(config) if config is not None else None
+        if resume is not None:
+            resolved = resume_config(resume, config, overrides)
+        elif config is None:
+            raise ScenetextError("a recipe is needed to start a run (or --resume RUN to continue one)")
+        else:
+            resolved = load_config(config, overrides)
+        run_training(resolved, resume=resume, recipe_dir=recipe_dir, progress=progress, recipe=recipe)
     except ScenetextError as exc:
         _fail(str(exc))
 

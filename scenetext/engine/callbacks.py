@@ -1,16 +1,19 @@
-"""Training callbacks: throughput, console reports, sample predictions in TensorBoard, artifact export."""
+"""Training callbacks: throughput, console reports, sample predictions in TensorBoard, artifact export;
+and the run's TensorBoard logger."""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, RichProgressBar
+from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 
 from scenetext.engine.lightning_module import MONITOR, RecognitionSystem
@@ -20,6 +23,52 @@ log = logging.getLogger("scenetext.train")
 
 def _fmt_duration(seconds: float) -> str:
     return str(timedelta(seconds=int(max(0.0, seconds))))
+
+
+class RunLogger(TensorBoardLogger):
+    """TensorBoard whose event file opens when training starts (:meth:`open`), not at fit setup.
+
+    Lightning touches ``experiment`` during setup, which creates the event file; deferring it means a start
+    that fails in setup, or a resume with nothing left to train, writes nothing into the run directory.
+    Until then ``experiment`` is None and ``save`` does nothing. The empty hyperparameter record Lightning
+    logs at every fit start is skipped (the run has none to log: config.yaml holds the recipe).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._opened = False
+
+    def open(self) -> None:
+        self._opened = True
+
+    @property
+    def experiment(self) -> Any:
+        return super().experiment if self._opened else None
+
+    def log_hyperparams(self, params: Any, metrics: Any = None, step: int | None = None) -> None:
+        if params or metrics:
+            super().log_hyperparams(params, metrics, step)
+
+    def save(self) -> None:
+        if self._opened:
+            super().save()
+
+
+class RunStart(Callback):
+    """Calls ``action`` on the first process when training starts (after a resume has restored its state).
+
+    The run directory is written from here on only: a start that fails in setup, or a resume with nothing
+    left to train (``started`` stays False), leaves the directory as it was.
+    """
+
+    def __init__(self, action: Callable[[], None]) -> None:
+        self.action = action
+        self.started = False
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.started = True
+        if trainer.is_global_zero:
+            self.action()
 
 
 class Throughput(Callback):

@@ -21,6 +21,7 @@ from scenetext.data.dataset import TextRecognitionDataset, build_dataset, collat
 from scenetext.data.preprocess import ImagePreprocessor, PreprocessConfig
 from scenetext.engine.config import DataConfig, TrainSource
 from scenetext.engine.evaluate import MaxLengthFilter, discover_subsets
+from scenetext.errors import ScenetextError
 
 __all__ = ["RecognitionDataModule", "discover_subsets"]
 
@@ -124,7 +125,9 @@ class RecognitionDataModule(L.LightningDataModule):
         trainer = self.trainer
         return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
 
-    def _loader_options(self, workers: int, persistent: bool) -> dict[str, Any]:
+    def _loader_options(self, workers: int, persistent: bool, key: str) -> dict[str, Any]:
+        if workers < 0:
+            raise ScenetextError(f"{key} {workers}: must be 0 (load in the training process) or more")
         pin = self.config.pin_memory
         if pin is None:
             pin = torch.cuda.is_available()
@@ -159,22 +162,25 @@ class RecognitionDataModule(L.LightningDataModule):
         return DataLoader(
             ConcatDataset(self.train_sources),
             batch_sampler=sampler,
-            **self._loader_options(self.config.num_workers, self.config.persistent_workers),
+            **self._loader_options(
+                self.config.num_workers, self.config.persistent_workers, "data.num_workers"
+            ),
         )
 
     def val_dataloader(self) -> list[DataLoader]:
         self.setup("validate")
         assert self.val_sets is not None
         rank, world = self._rank()
-        workers = self.config.val_num_workers
-        workers = self.config.num_workers if workers is None else workers
+        workers, key = self.config.val_num_workers, "data.val_num_workers"
+        if workers is None:
+            workers, key = self.config.num_workers, "data.num_workers"
         return [
             DataLoader(
                 dataset,
                 batch_size=self.config.val_batch_size,
                 sampler=ShardSampler(len(dataset), rank, world),
                 # Not persistent: one set of idle workers per subset would pile up between validations.
-                **self._loader_options(workers, persistent=False),
+                **self._loader_options(workers, persistent=False, key=key),
             )
             for dataset in self.val_sets
         ]

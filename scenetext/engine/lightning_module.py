@@ -8,6 +8,7 @@ summed over processes before the averages are taken, so DDP reports the same fig
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
@@ -20,13 +21,20 @@ from scenetext.engine.checkpointing import collect_rng_states, restore_rng_state
 from scenetext.engine.config import OptimConfig, ScheduleConfig
 from scenetext.engine.metrics import SubsetTable, one_minus_ned
 from scenetext.engine.protocols import normalize_text
+from scenetext.errors import ScenetextError
 from scenetext.models.base import RecognitionModel
 
 MONITOR = "val/accuracy"
 
+log = logging.getLogger("scenetext.train")
+
 
 def build_optimizer(parameters: Any, config: OptimConfig) -> torch.optim.Optimizer:
     """AdamW (NASTR, decay on every parameter) or Adam (LPV, usually without decay)."""
+    if not config.lr > 0:
+        raise ScenetextError(f"optim.lr {config.lr}: must be positive")
+    if len(config.betas) != 2:
+        raise ScenetextError(f"optim.betas {config.betas}: expected two values [beta1, beta2]")
     kwargs = {"lr": config.lr, "betas": tuple(config.betas), "eps": config.eps}
     if config.name == "adamw":
         return torch.optim.AdamW(parameters, weight_decay=config.weight_decay, **kwargs)
@@ -38,6 +46,11 @@ def build_scheduler(
 ) -> torch.optim.lr_scheduler.LRScheduler | None:
     """The per-step schedule: OneCycleLR over ``total_steps`` (NASTR), StepLR (LPV), or none."""
     if config.name == "onecycle":
+        if not 0 < config.pct_start < 1:
+            raise ScenetextError(
+                f"schedule.pct_start {config.pct_start}: must lie strictly between 0 and 1 "
+                "(the warm-up's share of the run)"
+            )
         return torch.optim.lr_scheduler.OneCycleLR(
             optimizer,
             max_lr=[group["lr"] for group in optimizer.param_groups],
@@ -53,6 +66,27 @@ def build_scheduler(
     if config.name == "step":
         return torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.step_size, gamma=config.gamma)
     return None
+
+
+def relayout_onecycle(
+    scheduler: torch.optim.lr_scheduler.OneCycleLR, config: ScheduleConfig, total_steps: int
+) -> None:
+    """Lay a restored OneCycle schedule out again over ``total_steps``, keeping the step it has reached.
+
+    The rule for a resumed run whose ``trainer.max_steps`` changed: the phases are those a run planned with
+    the new total would have (same start, peak and end LR, which the optimizer's groups hold, and the
+    recipe's ``pct_start``), and the LR and beta1 become that layout's values at the current step. Extending
+    a run mid-way thus stretches its annealing; extending a finished one warms the LR back up to the new
+    layout's value at that step and anneals it again to the new end.
+    """
+    scratch = torch.optim.AdamW([torch.zeros(1, requires_grad=True)], lr=1.0)  # phases depend on no LR
+    layout = build_scheduler(scratch, config, total_steps)
+    assert isinstance(layout, torch.optim.lr_scheduler.OneCycleLR)
+    state = scheduler.state_dict()
+    state.update(total_steps=layout.total_steps, _schedule_phases=layout.state_dict()["_schedule_phases"])
+    scheduler.load_state_dict(state)
+    scheduler.last_epoch -= 1
+    scheduler.step()  # recomputes the LR (and beta1) of the current step under the new layout
 
 
 class RecognitionSystem(L.LightningModule):
@@ -161,6 +195,21 @@ class RecognitionSystem(L.LightningModule):
         if scheduler is None:
             return optimizer
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def on_train_start(self) -> None:
+        scheduler = self.lr_schedulers()
+        total = self.trainer.max_steps
+        if isinstance(scheduler, torch.optim.lr_scheduler.OneCycleLR) and scheduler.total_steps != total:
+            planned = scheduler.total_steps
+            relayout_onecycle(scheduler, self.schedule_config, total)
+            log.info(
+                "the onecycle schedule planned over %d steps is laid out again over trainer.max_steps %d "
+                "(step %d continues at lr %.3g)",
+                planned,
+                total,
+                self.global_step,
+                scheduler.get_last_lr()[0],
+            )
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["rng_states"] = collect_rng_states()

@@ -2,7 +2,9 @@
 
 Layout of a run directory (``run.output_dir/run.name``)::
 
-    config.yaml            the resolved recipe (rewritten on resume; differences are logged)
+    config.yaml            the resolved recipe (a resume starts from it; its changes are logged)
+    recipe.yaml            the recipe file as read, before command-line overrides (a resume given a recipe
+                           applies only its edits since then, so repeating it never undoes an override)
     checkpoints/best.ckpt  full training state at the best validation word accuracy
     checkpoints/last.ckpt  full training state at the latest validation (and at the end)
     best/                  inference artifact of the best weights (model.safetensors + config.json)
@@ -16,13 +18,24 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
 import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scenetext.engine.config import Config, config_differences, load_config, save_config
+from scenetext.engine.config import (
+    Config,
+    apply_override,
+    config_differences,
+    config_from_dict,
+    config_to_dict,
+    load_config,
+    parse_override,
+    read_yaml,
+    save_config,
+)
 from scenetext.errors import ScenetextError
 
 log = logging.getLogger("scenetext.train")
@@ -209,7 +222,11 @@ def check_config(config: Config) -> None:
 
 
 def _run_paths(config: Config, resume: str | None) -> tuple[Path, Path | None]:
-    """The run directory and the checkpoint to resume from (None for a fresh run)."""
+    """The run directory and the checkpoint to resume from (None for a fresh run).
+
+    A run directory resumes from last.ckpt, or from best.ckpt when the run was killed between writing its
+    first best.ckpt and its first last.ckpt (both hold the full training state of the same validation).
+    """
     if resume is None:
         run_dir = Path(config.run.output_dir) / config.run.name
         checkpoints = run_dir / "checkpoints"
@@ -221,21 +238,105 @@ def _run_paths(config: Config, resume: str | None) -> tuple[Path, Path | None]:
         return run_dir, None
     path = Path(resume)
     if path.is_dir():
-        checkpoint = path / "checkpoints" / "last.ckpt"
-        if not checkpoint.is_file():
-            raise ScenetextError(f"--resume {resume}: no checkpoints/last.ckpt in this run directory")
-        return path, checkpoint
+        for name in ("last.ckpt", "best.ckpt"):
+            checkpoint = path / "checkpoints" / name
+            if checkpoint.is_file():
+                if name == "best.ckpt":
+                    log.info("no checkpoints/last.ckpt (killed before writing it): resuming from best.ckpt")
+                return path, checkpoint
+        raise ScenetextError(
+            f"--resume {resume}: no checkpoints/last.ckpt or best.ckpt in this run directory"
+        )
     if not path.is_file():
         raise ScenetextError(f"--resume {resume}: no such checkpoint or run directory")
-    run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
-    return run_dir, path
+    return _checkpoint_run_dir(path), path
+
+
+def _checkpoint_run_dir(checkpoint: Path) -> Path:
+    return checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
+
+
+RECIPE_RECORD = "recipe.yaml"
+
+
+def resume_config(
+    resume: str, recipe: Path | None = None, overrides: list[str] | tuple[str, ...] = ()
+) -> Config:
+    """The config of a resumed run: the run's own config.yaml, changed by ``recipe`` and ``overrides``.
+
+    ``resume`` is a run directory or a checkpoint inside one. A recipe counts only with the keys it changed
+    since the run last read it (its record in recipe.yaml), so passing the run's recipe again changes nothing
+    and the first start's overrides stay; a run without that record takes the recipe as unchanged. Overrides
+    apply last. Without a saved config.yaml (a checkpoint outside its run directory) the recipe is the base.
+    """
+    path = Path(resume)
+    run_dir = path if path.is_dir() else _checkpoint_run_dir(path)
+    saved = run_dir / "config.yaml"
+    if not path.exists():
+        raise ScenetextError(f"--resume {resume}: no such checkpoint or run directory")
+    if not saved.is_file():
+        if recipe is None:
+            raise ScenetextError(f"--resume {resume}: no config.yaml in {run_dir}; give the run's recipe too")
+        return load_config(recipe, overrides)
+    data = read_yaml(saved)
+    if recipe is not None:
+        now = config_to_dict(load_config(recipe))
+        record = run_dir / RECIPE_RECORD
+        then = config_to_dict(load_config(record)) if record.is_file() else now
+        for key in config_differences(config_from_dict(then), config_from_dict(now)):
+            value = _lookup(now, key)
+            if value is _MISSING:  # a free mapping's key (model.options...) the recipe no longer sets
+                parent = _lookup(data, key.rpartition(".")[0])
+                if isinstance(parent, dict):
+                    parent.pop(key.rpartition(".")[2], None)
+            else:
+                apply_override(data, key.split("."), value)
+    for text in overrides:
+        apply_override(data, *parse_override(text))
+    return config_from_dict(data)
+
+
+_MISSING = object()
+
+
+def _lookup(tree: Any, key: str) -> Any:
+    """The value at a dotted key of nested dicts, or ``_MISSING``."""
+    for part in key.split(".") if key else ():
+        if not isinstance(tree, dict) or part not in tree:
+            return _MISSING
+        tree = tree[part]
+    return tree
+
+
+def _changes(old: Config, new: Config) -> list[str]:
+    """``key: old -> new`` for every key that differs, for the log of a resumed run."""
+    before, after = config_to_dict(old), config_to_dict(new)
+
+    def shown(tree: Any, key: str) -> str:
+        value = _lookup(tree, key)
+        return "(unset)" if value is _MISSING else repr(value)
+
+    return [f"{key}: {shown(before, key)} -> {shown(after, key)}" for key in config_differences(old, new)]
+
+
+class _StdoutHandler(logging.StreamHandler):
+    """Writes to the current ``sys.stdout``: a caller that swaps it between runs (a test's CLI runner, a
+    notebook) gets the lines of every run, not only of the first."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
 
 
 def _setup_logging() -> None:
     """Our concise lines on stdout; Lightning's chatter (tips, device banners) only when it warns."""
     logger = logging.getLogger("scenetext")
     if not logger.handlers:
-        handler = logging.StreamHandler(sys.stdout)
+        handler = _StdoutHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
         logger.addHandler(handler)
         logger.propagate = False
@@ -265,20 +366,58 @@ def _strategy(config: Config) -> Any:
     return trainer.strategy
 
 
+def _accelerator(config: Config) -> str:
+    """``trainer.accelerator``, refused in one line when it names a GPU this machine lacks."""
+    import torch
+
+    accelerator = config.trainer.accelerator
+    available = {
+        "gpu": torch.cuda.is_available() or torch.backends.mps.is_available(),
+        "cuda": torch.cuda.is_available(),
+        "mps": torch.backends.mps.is_available(),
+    }
+    if not available.get(accelerator, True):
+        raise ScenetextError(
+            f"trainer.accelerator {accelerator}: this machine has no such device "
+            "(trainer.accelerator=cpu, or auto for whatever is there)"
+        )
+    return accelerator
+
+
+def _devices(config: Config) -> int | str | list[int]:
+    """``trainer.devices``: a positive count, -1 (all), a list of indices, or "auto"."""
+    devices = config.trainer.devices
+    if (isinstance(devices, int) and (devices == 0 or devices < -1)) or devices == []:
+        raise ScenetextError(
+            f"trainer.devices {devices!r}: use a positive count, -1 for all, a list of indices, or auto"
+        )
+    return devices
+
+
 def train(
-    config: Config, resume: str | None = None, recipe_dir: Path | None = None, progress: bool | None = None
+    config: Config,
+    resume: str | None = None,
+    recipe_dir: Path | None = None,
+    progress: bool | None = None,
+    recipe: Config | None = None,
 ) -> TrainResult:
-    """Train ``config`` (or continue the run at ``resume``); returns where the results are."""
+    """Train ``config`` (or continue the run at ``resume``); returns where the results are.
+
+    Nothing is written into the run directory until training starts (config.yaml, and ``recipe``, the
+    recipe file as read before overrides, as recipe.yaml), so a start that fails changes nothing there, and
+    a first start that fails before its first step leaves no run directory behind.
+    """
     import lightning as L
     from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
     from lightning.pytorch.callbacks.weight_averaging import EMAWeightAveraging
-    from lightning.pytorch.loggers import TensorBoardLogger
 
     from scenetext.engine.callbacks import (
         BestArtifactExport,
         ConsoleReport,
         LastCheckpoint,
+        RunLogger,
         RunProgressBar,
+        RunStart,
         Throughput,
     )
     from scenetext.engine.checkpointing import AtomicCheckpointIO, remove_stale_temporaries
@@ -289,18 +428,18 @@ def train(
     _setup_logging()
     check_config(config)
     run_dir, checkpoint = _run_paths(config, resume)
+    new_run_dir = not run_dir.exists()
     config_path = run_dir / "config.yaml"
     if checkpoint is not None and config_path.is_file():
-        changed = config_differences(load_config(config_path), config)
+        changed = _changes(load_config(config_path), config)
         if changed:
-            log.warning("resuming with a changed recipe: %s", ", ".join(changed))
-    save_config(config, config_path)
-    remove_stale_temporaries(run_dir / "checkpoints")
+            log.info("resuming with a changed recipe: %s", "; ".join(changed))
     L.seed_everything(config.run.seed, workers=True, verbose=False)
 
     built = build_from_config(config, recipe_dir, initialise=checkpoint is None)
     subsets = discover_subsets(config.data.val)
     data = RecognitionDataModule(config.data, built.preprocess, built.charset, config.run.seed, subsets)
+    data.setup("fit")  # a missing or unreadable training source fails here, before anything is written
     system = RecognitionSystem(
         built.model,
         built.tokenizer,
@@ -353,7 +492,23 @@ def train(
     if progress is None and tc.progress_bar == "auto":
         use_rich = sys.stdout.isatty()
     throughput = Throughput()
-    callbacks: list[Any] = [throughput, LearningRateMonitor(logging_interval="step", log_momentum=True)]
+
+    logger = RunLogger(str(run_dir), name="tensorboard", version="", default_hp_metric=False)
+
+    def on_start() -> None:
+        """Runs on the first process once training starts: from here on the run directory is written."""
+        logger.open()
+        save_config(config, config_path)
+        if recipe is not None:
+            save_config(recipe, run_dir / RECIPE_RECORD)
+        remove_stale_temporaries(checkpoints)
+
+    run_start = RunStart(on_start)
+    callbacks: list[Any] = [
+        run_start,
+        throughput,
+        LearningRateMonitor(logging_interval="step", log_momentum=True),
+    ]
     if config.ema.enabled:
         callbacks.append(
             EMAWeightAveraging(decay=config.ema.decay, update_starting_at_step=config.ema.start_step or None)
@@ -375,8 +530,8 @@ def train(
         check_val_every_n_epoch=None,
         limit_val_batches=tc.limit_val_batches if has_val else 0,
         num_sanity_val_steps=tc.num_sanity_val_steps if has_val else 0,
-        accelerator=tc.accelerator,
-        devices=tc.devices,
+        accelerator=_accelerator(config),
+        devices=_devices(config),
         num_nodes=tc.num_nodes,
         strategy=_strategy(config),
         precision=tc.precision,
@@ -385,7 +540,7 @@ def train(
         accumulate_grad_batches=tc.accumulate_grad_batches,
         log_every_n_steps=tc.log_every_n_steps,
         deterministic=tc.deterministic,
-        logger=TensorBoardLogger(str(run_dir), name="tensorboard", version="", default_hp_metric=False),
+        logger=logger,
         callbacks=callbacks,
         plugins=[AtomicCheckpointIO()],
         enable_progress_bar=use_rich,
@@ -400,7 +555,23 @@ def train(
             raise ScenetextError("trainer.max_epochs: the training data is smaller than one global batch")
         trainer.fit_loop.epoch_loop.max_steps = tc.max_epochs * per_epoch
         log.info("%d epochs of %d steps: %d steps", tc.max_epochs, per_epoch, trainer.max_steps)
-    trainer.fit(system, datamodule=data, ckpt_path=str(checkpoint) if checkpoint else None)
+    if has_val and trainer.max_steps < tc.val_check_interval:
+        raise ScenetextError(
+            f"trainer.max_steps {trainer.max_steps} < trainer.val_check_interval {tc.val_check_interval}: "
+            "the run would never validate, so it would keep no best.ckpt nor best/ (lower the interval)"
+        )
+    try:
+        trainer.fit(system, datamodule=data, ckpt_path=str(checkpoint) if checkpoint else None)
+    except BaseException:
+        if new_run_dir and trainer.global_step == 0 and trainer.is_global_zero:
+            shutil.rmtree(run_dir, ignore_errors=True)  # a first start that never trained leaves nothing
+        raise
+    if not run_start.started:
+        log.info(
+            "nothing to train: the run is at step %d of trainer.max_steps %d (raise it to extend the run)",
+            trainer.global_step,
+            trainer.max_steps,
+        )
 
     best_score = best_checkpoint.best_model_score if has_val else None
     best_score = float(best_score) if best_score is not None else None
