@@ -19,6 +19,7 @@ data_app = typer.Typer(
 
 LIST_FORMATS = ("tsv", "tags", "icdar", "jsonl")
 MAX_PROBLEMS_SHOWN = 10
+MAX_TEXT_SHOWN = 200
 
 
 @contextmanager
@@ -96,10 +97,16 @@ def create(
         if result.skipped:
             console.print(f"skipped {len(result.skipped)}, listed in {result.report}:")
             for entry in result.skipped[:MAX_PROBLEMS_SHOWN]:
-                path = f" {entry.path}" if entry.path else ""
-                console.print(f"  line {entry.line}{path}: {entry.reason}", markup=False)
+                path = f" {_shorten(entry.path)}" if entry.path else ""
+                console.print(f"  line {entry.line}{path}: {_shorten(entry.reason)}", markup=False)
             if len(result.skipped) > MAX_PROBLEMS_SHOWN:
                 console.print(f"  ... and {len(result.skipped) - MAX_PROBLEMS_SHOWN} more")
+
+
+def _shorten(text: str, limit: int = MAX_TEXT_SHOWN) -> str:
+    """``text`` on one line and at most ``limit`` characters (the report file keeps it whole)."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
 
 
 def _stderr_console():
@@ -144,10 +151,11 @@ def stats(
         lengths = Table(title="label length", title_justify="left")
         for name in ("length", "labels", "%", ""):
             lengths.add_column(name, justify="right" if name else "left")
-        peak = max((n for _, n in result.length_histogram()), default=0)
-        for length, n in result.length_histogram():
+        rows = result.length_rows()
+        peak = max((n for _, n in rows), default=0)
+        for length, n in rows:
             bar = "#" * round(40 * n / peak) if peak else ""
-            lengths.add_row(str(length), str(n), f"{100 * n / max(1, result.count):.1f}", bar)
+            lengths.add_row(length, str(n), f"{100 * n / max(1, result.count):.1f}", bar)
         console.print(lengths)
 
         frequent = Table(title="most frequent", title_justify="left")
