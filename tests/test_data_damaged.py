@@ -196,3 +196,5 @@ def test_an_lmdb_that_cannot_be_opened_is_one_line(tmp_path: Path) -> None:
     make_lmdb(root / "bad", 20, seed=1)
     corrupt(root / "bad" / "data.mdb", 0, 8192)  # both meta pages
     assert_one_line_error(run("data", "stats", root), str(root / "bad"), "cannot open as LMDB")
+    tested = run("test", "--model", "default", "--data", root, "--num-workers", "0")
+    assert_one_line_error(tested, str(root / "bad"), "cannot open as LMDB")
