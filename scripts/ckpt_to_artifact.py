@@ -10,22 +10,25 @@ default models ship their runs' final weights this way, so no checkpoint is pick
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-import torch
-
+from scenetext.engine.checkpointing import read_training_checkpoint
 from scenetext.engine.config import load_config
 from scenetext.engine.train import build_from_config
+from scenetext.errors import ScenetextError
 from scenetext.models.artifact import save_artifact
 
 
 def export_checkpoint(run_dir: Path, checkpoint: Path, output: Path) -> int:
     """Write ``output`` from ``checkpoint``'s model weights; returns the checkpoint's global step."""
+    state = read_training_checkpoint(checkpoint)
     config = load_config(run_dir / "config.yaml")
     built = build_from_config(config, initialise=False)
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     weights = {k.removeprefix("model."): v for k, v in state["state_dict"].items() if k.startswith("model.")}
-    step = int(state["global_step"])
+    step = state.get("global_step")
+    if not isinstance(step, int):
+        raise ScenetextError(f"{checkpoint}: no global_step (not a Lightning training checkpoint)")
     save_artifact(
         output,
         built.model,
@@ -46,7 +49,11 @@ def main() -> None:
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("output", type=Path)
     args = parser.parse_args()
-    step = export_checkpoint(args.run_dir, args.checkpoint, args.output)
+    try:
+        step = export_checkpoint(args.run_dir, args.checkpoint, args.output)
+    except ScenetextError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
     print(f"{args.checkpoint} (step {step}) -> {args.output}")
 
 

@@ -101,7 +101,7 @@ def test_broken_artifacts_fail_with_one_line(tmp_path: Path) -> None:
         load_artifact(directory)
 
     config_path.write_text(json.dumps({**config, "model": {**config["model"], "options": {"max_length": 9}}}))
-    with pytest.raises(ScenetextError, match=r"weights do not match the model|has shape"):
+    with pytest.raises(ScenetextError, match=r"options.max_length 9: differs from max_length 6"):
         load_artifact(directory)
 
     config_path.write_text(json.dumps(config))
@@ -111,4 +111,35 @@ def test_broken_artifacts_fail_with_one_line(tmp_path: Path) -> None:
 
     config_path.write_text("{ nope")
     with pytest.raises(ScenetextError, match="not valid JSON"):
+        read_artifact_config(directory)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        ({"model": {"options": {"img_size": [32, 40000000]}}}, r"model.options.img_size \[32, 40000000\]"),
+        ({"model": {"options": {"img_size": [32]}}}, r"img_size \[32\]: expected \[height, width\]"),
+        ({"model": {"options": {"img_size": [16, 48], "embed_dim": 10**9}}}, "model.options.embed_dim"),
+        ({"model": {"options": {"img_size": [16, 48], "dims": [8, 10**9]}}}, "model.options.dims"),
+        ({"model": {"num_classes": 10**6}}, r"model.num_classes 1000000: does not match the charset"),
+        ({"max_length": 10**7}, r"max_length 10000000: expected an integer 1..1024"),
+        ({"max_length": "6"}, r"max_length \"6\": expected an integer"),
+        ({"preprocess": {"height": 16, "width": 10**6}}, r"preprocess \[height, width\] \[16, 1000000\]"),
+        ({"preprocess": {"height": 16, "width": 64}}, "differs from model.options.img_size"),
+        ({"charset": {"name": "x", "chars": ""}}, "expected 1..65536 characters"),
+    ],
+)
+def test_config_sizes_are_checked_before_building(tmp_path: Path, edit: dict, message: str) -> None:
+    """A hand-edited config.json cannot make the loader allocate gigabytes: one line before any build."""
+    directory, _, _ = saved(tmp_path)
+    config_path = directory / "config.json"
+    config = json.loads(config_path.read_text())
+    for key, value in edit.items():
+        config[key] = {**config[key], **value} if isinstance(value, dict) else value
+    config_path.write_text(json.dumps(config))
+    with pytest.raises(ScenetextError, match=message) as info:
+        load_artifact(directory)
+    assert str(info.value).startswith(str(config_path)) and "\n" not in str(info.value)
+    # The ONNX path and the service read the same config without torch: same check.
+    with pytest.raises(ScenetextError, match=message):
         read_artifact_config(directory)

@@ -20,6 +20,7 @@ data_app = typer.Typer(
 LIST_FORMATS = ("tsv", "tags", "icdar", "jsonl")
 PHOTO_FORMATS = ("svt", "icdar13-boxes", "icdar15-quads", "mlt-quads", "polygon-json")
 MAX_PROBLEMS_SHOWN = 10
+MAX_TEXT_SHOWN = 200
 
 
 @contextmanager
@@ -135,7 +136,7 @@ def create(
         if problems:
             console.print(f"skipped {len(problems)}, listed in {result.report}:")
             for where, reason in problems[:MAX_PROBLEMS_SHOWN]:
-                console.print(f"  {where}: {reason}", markup=False)
+                console.print(f"  {_shorten(where)}: {_shorten(reason)}", markup=False)
             if len(problems) > MAX_PROBLEMS_SHOWN:
                 console.print(f"  ... and {len(problems) - MAX_PROBLEMS_SHOWN} more")
 
@@ -169,6 +170,12 @@ def split(
                 f"{result.train} in {result.train_output}, {result.val} in {result.val_output}",
                 markup=False,
             )
+
+
+def _shorten(text: str, limit: int = MAX_TEXT_SHOWN) -> str:
+    """``text`` on one line and at most ``limit`` characters (the report file keeps it whole)."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
 
 
 def _stderr_console():
@@ -213,10 +220,11 @@ def stats(
         lengths = Table(title="label length", title_justify="left")
         for name in ("length", "labels", "%", ""):
             lengths.add_column(name, justify="right" if name else "left")
-        peak = max((n for _, n in result.length_histogram()), default=0)
-        for length, n in result.length_histogram():
+        rows = result.length_rows()
+        peak = max((n for _, n in rows), default=0)
+        for length, n in rows:
             bar = "#" * round(40 * n / peak) if peak else ""
-            lengths.add_row(str(length), str(n), f"{100 * n / max(1, result.count):.1f}", bar)
+            lengths.add_row(length, str(n), f"{100 * n / max(1, result.count):.1f}", bar)
         console.print(lengths)
 
         frequent = Table(title="most frequent", title_justify="left")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import sys
 from pathlib import Path
@@ -45,6 +47,13 @@ def _warn_if_photo(path: Path) -> bool:
         "line per image, so crop the text first (see the README, 'Inference')"
     )
     return True
+
+
+def _tsv_row(*fields: object) -> str:
+    """One tab-separated line with csv quoting, so a path holding a tab, newline or quote stays one field."""
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter="\t", lineterminator="").writerow(fields)
+    return buffer.getvalue()
 
 
 def _unique_png(directory: Path, stem: str, taken: set[str]) -> Path:
@@ -121,7 +130,7 @@ def read(
                 if as_json:
                     records.append(record)
                 else:
-                    typer.echo(f"{path}\t{result.text}\t{result.confidence:.4f}")
+                    typer.echo(_tsv_row(path, result.text, f"{result.confidence:.4f}"))
     except ScenetextError as exc:
         _fail(str(exc))
     except OSError as exc:  # the attention directory or a strip could not be written

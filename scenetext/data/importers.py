@@ -17,6 +17,7 @@ LMDB). The original bytes are stored, not a re-encoding.
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -226,9 +227,11 @@ def report_path_for(output: str | Path) -> Path:
 
 
 def _write_report(path: Path, skipped: list[SkippedEntry]) -> None:
-    rows = ["line\tpath\treason"]
-    rows += [f"{s.line}\t{s.path}\t{s.reason}" for s in sorted(skipped, key=lambda s: s.line)]
-    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    """Tab-separated with csv quoting: a path holding a tab, newline or quote is quoted, not split."""
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
+        writer.writerow(["line", "path", "reason"])
+        writer.writerows([s.line, s.path, s.reason] for s in sorted(skipped, key=lambda s: s.line))
 
 
 def create_lmdb(

@@ -13,8 +13,12 @@ the directory renamed into place.
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import shutil
+import signal
+import threading
 import uuid
 from pathlib import Path
 from types import TracebackType
@@ -24,6 +28,11 @@ import lmdb
 from scenetext.errors import ScenetextError
 
 NUM_SAMPLES_KEY = b"num-samples"
+# The hidden sibling folders LmdbWriter works in (``.NAME.PID-HEX.partial``, ``.NAME.PID-HEX.old``): never a
+# finished LMDB, and left behind when a writer is killed.
+_WORK_DIR = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)-[0-9a-f]{8}\.(?P<kind>partial|old)$")
+
+logger = logging.getLogger(__name__)
 
 
 def image_key(index: int) -> bytes:
@@ -44,6 +53,9 @@ def source_key(index: int) -> bytes:
 class CorruptRecordError(ScenetextError):
     """One record of an LMDB is missing or unreadable; the rest of the LMDB may be fine (datasets skip it)."""
 
+
+# What LMDB raises when a page it reaches holds garbage: that record is lost, the rest may be fine.
+_DAMAGED_PAGE = (lmdb.CorruptedError, lmdb.PageNotFoundError)
 
 _ENVIRONMENTS: dict[str, lmdb.Environment] = {}
 _ENVIRONMENTS_PID = os.getpid()
@@ -72,8 +84,29 @@ def _open_readonly(path: Path, max_readers: int) -> lmdb.Environment:
             )
         except lmdb.Error as exc:
             raise ScenetextError(f"{path}: cannot open as LMDB: {exc}") from None
+        try:
+            _check_complete(env, Path(path) / "data.mdb")
+        except ScenetextError:
+            env.close()
+            raise
         _ENVIRONMENTS[key] = env
     return env
+
+
+def _check_complete(env: lmdb.Environment, data_file: Path) -> None:
+    """Refuse a data.mdb shorter than the pages its meta page says are in use.
+
+    LMDB maps the file and trusts it: reading a page past the end of a truncated file kills the process with
+    SIGBUS, no exception possible. The meta pages (the first two, read when the environment opened) record
+    the last page written, so the size the file must have is known before any data page is touched.
+    """
+    needed = (env.info()["last_pgno"] + 1) * env.stat()["psize"]
+    size = data_file.stat().st_size
+    if size < needed:
+        raise ScenetextError(
+            f"{data_file}: truncated ({size} bytes, but its LMDB header needs {needed}); "
+            "copy it again or rebuild it"
+        )
 
 
 def close_environments(path: str | Path | None = None) -> None:
@@ -114,9 +147,13 @@ class LmdbReader:
             raise ScenetextError(f"{self.path}: 'num-samples' is negative ({self._length})")
 
     def _get(self, key: bytes) -> bytes | None:
+        """The value of ``key``; a damaged page under it is a :class:`CorruptRecordError`."""
+        env = _open_readonly(self.path, self.max_readers)
         try:
-            with _open_readonly(self.path, self.max_readers).begin(buffers=False) as txn:
+            with env.begin(buffers=False) as txn:
                 return txn.get(key)
+        except _DAMAGED_PAGE as exc:
+            raise CorruptRecordError(f"{self.path}: cannot read {key.decode()}: {exc}") from None
         except lmdb.Error as exc:
             raise ScenetextError(f"{self.path}: cannot read key {key.decode()}: {exc}") from None
 
@@ -169,7 +206,10 @@ class LmdbReader:
             with _open_readonly(self.path, self.max_readers).begin(buffers=False) as txn:
                 for index in range(self._length):
                     try:
-                        raw = txn.get(label_key(index))
+                        try:
+                            raw = txn.get(label_key(index))
+                        except _DAMAGED_PAGE as exc:
+                            raise CorruptRecordError(f"{self.path}: record {index}: {exc}") from None
                         if raw is None:
                             raise self._missing(index, label_key(index))
                         labels.append(self._decode_label(index, raw))
@@ -218,6 +258,7 @@ class LmdbWriter:
         self._count = 0
         self._tmp_dir: Path | None = None
         self._env: lmdb.Environment | None = None
+        self._previous_sigterm: signal.Handlers | None = None
 
     def _check_destination(self) -> None:
         out = self.output_dir
@@ -231,6 +272,7 @@ class LmdbWriter:
         parent = self.output_dir.parent
         try:
             parent.mkdir(parents=True, exist_ok=True)
+            remove_abandoned_partials(self.output_dir)
             self._tmp_dir = _sibling_dir(self.output_dir, "partial")
         except OSError as exc:
             raise ScenetextError(f"{self.output_dir}: cannot create ({exc.strerror})") from None
@@ -239,6 +281,7 @@ class LmdbWriter:
         except lmdb.Error as exc:
             shutil.rmtree(self._tmp_dir, ignore_errors=True)
             raise ScenetextError(f"{self.output_dir}: cannot create LMDB: {exc}") from None
+        self._previous_sigterm = _exit_on_sigterm()
         return self
 
     def add(self, image: bytes, label: str, source: str | bytes | None = None) -> int:
@@ -297,6 +340,8 @@ class LmdbWriter:
         finally:
             if self._tmp_dir.exists():
                 shutil.rmtree(self._tmp_dir, ignore_errors=True)
+            if self._previous_sigterm is not None:
+                signal.signal(signal.SIGTERM, self._previous_sigterm)
 
     def _move_into_place(self) -> None:
         assert self._tmp_dir is not None
@@ -316,6 +361,69 @@ class LmdbWriter:
             os.replace(self._tmp_dir, out)
 
 
+def _exit_on_sigterm() -> signal.Handlers | None:
+    """Make SIGTERM unwind like Ctrl-C (``SystemExit(143)``), so the writer removes its partial folder.
+
+    Only when SIGTERM still has its default action and this is the main thread (where Python runs signal
+    handlers); returns the handler to restore, or None when nothing was installed. A forked child (a render
+    pool worker) that inherits the handler dies of SIGTERM as before.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return None
+    owner = os.getpid()
+
+    def terminate(signum: int, frame: object) -> None:
+        if os.getpid() != owner:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
+    return signal.SIG_DFL
+
+
+def _process_gone(pid: int) -> bool:
+    """True when no process ``pid`` exists (a live process of another user counts as alive)."""
+    if os.name != "posix":
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def remove_abandoned_partials(output: str | Path) -> list[Path]:
+    """Delete the ``.partial`` work folders of ``output`` whose writing process is gone; returns them.
+
+    A writer killed with SIGKILL (or a power cut) cannot clean up; the next writer to the same output does.
+    Folders of a live process (another import running now) are left alone.
+    """
+    output = Path(output)
+    removed: list[Path] = []
+    if not output.parent.is_dir():
+        return removed
+    for candidate in output.parent.iterdir():
+        match = _WORK_DIR.match(candidate.name)
+        if (
+            match
+            and match["kind"] == "partial"
+            and match["name"] == output.name
+            and candidate.is_dir()
+            and not candidate.is_symlink()
+            and _process_gone(int(match["pid"]))
+        ):
+            shutil.rmtree(candidate, ignore_errors=True)
+            logger.info("removed %s, left by an interrupted import", candidate)
+            removed.append(candidate)
+    return removed
+
+
 def _sibling_dir(path: Path, kind: str) -> Path:
     """A new hidden directory beside ``path``: same file system, so renaming it into place is atomic."""
     sibling = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.{kind}")
@@ -323,11 +431,15 @@ def _sibling_dir(path: Path, kind: str) -> Path:
     return sibling
 
 
+_REPORTED_WORK_DIRS: set[str] = set()
+
+
 def find_lmdbs(root: str | Path) -> list[Path]:
     """Every directory under ``root`` (``root`` included) that holds a ``data.mdb``, sorted by path.
 
     Symlinked directories are followed (data roots often link to shared storage); each real directory is
-    visited once, so link cycles end.
+    visited once, so link cycles end. The hidden work folders of an interrupted or running import
+    (``.NAME.PID-HEX.partial``, ``.old``) are skipped, with one warning per folder per process.
     """
     root = Path(root)
     if not root.exists():
@@ -344,5 +456,11 @@ def find_lmdbs(root: str | Path) -> list[Path]:
         seen.add(real)
         if "data.mdb" in filenames:
             found.append(Path(dirpath))
+        for name in [d for d in dirnames if _WORK_DIR.match(d)]:
+            dirnames.remove(name)
+            skipped = os.path.join(dirpath, name)
+            if skipped not in _REPORTED_WORK_DIRS:
+                _REPORTED_WORK_DIRS.add(skipped)
+                logger.warning("%s: skipped, an unfinished import's work folder (not an LMDB)", skipped)
         dirnames.sort()
     return sorted(found)

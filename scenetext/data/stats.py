@@ -15,6 +15,8 @@ from scenetext.data.charset import Charset
 from scenetext.data.lmdb_store import LmdbReader, find_lmdbs
 from scenetext.errors import ScenetextError
 
+MAX_HISTOGRAM_ROWS = 40
+
 
 @dataclass
 class Coverage:
@@ -61,6 +63,19 @@ class LabelStats:
         if not self.lengths:
             return []
         return [(n, self.lengths.get(n, 0)) for n in range(min(self.lengths), max(self.lengths) + 1)]
+
+    def length_rows(self, max_rows: int = MAX_HISTOGRAM_ROWS) -> list[tuple[str, int]]:
+        """The histogram as at most ``max_rows`` printable rows: the longest lengths share the last row.
+
+        One 100,000-character label must not print 100,000 rows; the tail row reads ``"40-100000"``.
+        """
+        rows = self.length_histogram()
+        if len(rows) <= max_rows:
+            return [(str(length), n) for length, n in rows]
+        head, tail = rows[: max_rows - 1], rows[max_rows - 1 :]
+        return [(str(length), n) for length, n in head] + [
+            (f"{tail[0][0]}-{tail[-1][0]}", sum(n for _, n in tail))
+        ]
 
 
 def label_stats(labels: Iterable[str], charset: Charset | None = None) -> LabelStats:

@@ -21,7 +21,16 @@ from scenetext.errors import ScenetextError
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
-    """``torch.save`` to ``<name>.tmp-<pid>`` in the same directory, fsync, then ``os.replace``."""
+    """``torch.save`` to ``<name>.tmp-<pid>`` in the same directory, fsync, then ``os.replace``.
+
+    Loading (``--resume``) always reads with ``weights_only=True``, whatever Lightning or the environment
+    asks for, and reports an unreadable checkpoint in one line.
+    """
+
+    def load_checkpoint(
+        self, path: Any, map_location: Any = None, weights_only: bool | None = None
+    ) -> dict[str, Any]:
+        return read_training_checkpoint(path)
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
         target = Path(path)
@@ -82,23 +91,27 @@ def restore_rng_states(states: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(states["cuda"])
 
 
+def read_training_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A scenetext training checkpoint (.ckpt) as a dict, read with ``weights_only=True``.
+
+    A checkpoint cannot run code while it is read, even with ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` set (the
+    argument is explicit); a file that needs more than tensors and plain containers is refused in one line.
+    """
+    from scenetext.models.checkpoints import load_torch_file
+
+    checkpoint = load_torch_file(path, what="training checkpoint")
+    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("state_dict"), dict):
+        raise ScenetextError(f"{path}: not a scenetext training checkpoint (no state_dict)")
+    return checkpoint
+
+
 def model_weights_from_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     """The recognition model's weights in a training checkpoint (the ``model.`` entries of its state dict).
 
-    Loaded with ``weights_only=True``: a checkpoint cannot run code while it is read. With EMA enabled the
-    checkpoint's ``state_dict`` holds the averaged weights, which is what a later stage should start from.
+    With EMA enabled the checkpoint's ``state_dict`` holds the averaged weights, which is what a later stage
+    should start from.
     """
-    path = Path(path)
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise ScenetextError(f"{path}: no such checkpoint") from None
-    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError... for bad files
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ScenetextError(f"{path}: cannot read checkpoint ({reason})") from None
-    state = checkpoint.get("state_dict") if isinstance(checkpoint, dict) else None
-    if not isinstance(state, dict):
-        raise ScenetextError(f"{path}: not a scenetext training checkpoint (no state_dict)")
+    state = read_training_checkpoint(path)["state_dict"]
     weights = {key[len("model.") :]: value for key, value in state.items() if key.startswith("model.")}
     if not weights:
         raise ScenetextError(f"{path}: the checkpoint holds no model weights")

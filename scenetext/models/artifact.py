@@ -77,7 +77,69 @@ def read_artifact_config(path: str | Path) -> dict[str, Any]:
         raise ScenetextError(f"{config_path}: 'model' must hold a 'name', 'options' and 'num_classes'")
     if not isinstance(data["charset"], dict) or not isinstance(data["charset"].get("chars"), str):
         raise ScenetextError(f"{config_path}: 'charset' must hold the 'chars' string")
+    _check_sizes(data, config_path)
     return data
+
+
+# Sane bounds for a hand-edited or hostile config.json: building the model allocates from these numbers
+# (an img_size of [32, 40000000] asks for gigabytes), so they are checked before anything is built.
+MAX_INPUT_SIDE = 4096
+MAX_DECODE_LENGTH = 1024
+MAX_CHARSET = 65536
+MAX_OPTION_INT = 65536
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_sizes(data: dict[str, Any], config_path: Path) -> None:
+    """Input size, decoding length, charset and class count: consistent and in sane ranges, else one line."""
+
+    def fail(what: str, value: Any, expected: str) -> None:
+        shown = json.dumps(value, ensure_ascii=False)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        raise ScenetextError(f"{config_path}: {what} {shown}: {expected}")
+
+    chars = data["charset"]["chars"]
+    if not 1 <= len(chars) <= MAX_CHARSET:
+        fail("charset.chars of length", len(chars), f"expected 1..{MAX_CHARSET} characters")
+    max_length = data["max_length"]
+    if not _is_int(max_length) or not 1 <= max_length <= MAX_DECODE_LENGTH:
+        fail("max_length", max_length, f"expected an integer 1..{MAX_DECODE_LENGTH}")
+    model = data["model"]
+    num_classes = model.get("num_classes", len(chars) + 3)
+    if num_classes != len(chars) + 3 or not _is_int(num_classes):
+        fail(
+            "model.num_classes",
+            num_classes,
+            f"does not match the charset ({len(chars)} characters + 3 specials = {len(chars) + 3})",
+        )
+    options = model.get("options", {})
+    if not isinstance(options, dict):
+        fail("model.options", options, "expected an object of build options")
+    if "max_length" in options and options["max_length"] != max_length:
+        fail("model.options.max_length", options["max_length"], f"differs from max_length {max_length}")
+    side = f"expected [height, width], integers 1..{MAX_INPUT_SIDE}"
+    img_size = options.get("img_size")
+    if img_size is not None and (
+        not isinstance(img_size, list)
+        or len(img_size) != 2
+        or not all(_is_int(v) and 1 <= v <= MAX_INPUT_SIDE for v in img_size)
+    ):
+        fail("model.options.img_size", img_size, side)
+    for key, value in options.items():
+        numbers = value if isinstance(value, list) else [value]
+        if any(_is_int(v) and not 0 <= v <= MAX_OPTION_INT for v in numbers):
+            fail(f"model.options.{key}", value, f"expected integers 0..{MAX_OPTION_INT}")
+    preprocess = data["preprocess"]
+    if not isinstance(preprocess, dict):
+        fail("preprocess", preprocess, "expected an object")
+    size = [preprocess.get("height"), preprocess.get("width")]
+    if not all(_is_int(v) and 1 <= v <= MAX_INPUT_SIDE for v in size):
+        fail("preprocess [height, width]", size, side)
+    if img_size is not None and size != img_size:
+        fail("preprocess [height, width]", size, f"differs from model.options.img_size {img_size}")
 
 
 def artifact_charset(config: dict[str, Any]) -> Charset:
@@ -244,14 +306,8 @@ def load_artifact(
     config = read_artifact_config(directory)
     tokenizer = Tokenizer(artifact_charset(config))
     spec = config["model"]
-    num_classes = int(spec.get("num_classes", tokenizer.num_classes))
-    if num_classes != tokenizer.num_classes:
-        raise ScenetextError(
-            f"{directory / CONFIG_FILE}: num_classes {num_classes} does not match the charset "
-            f"({len(tokenizer.charset)} characters + 3 specials = {tokenizer.num_classes})"
-        )
     try:
-        model = build_model(spec["name"], num_classes, **build_options(spec.get("options", {})))
+        model = build_model(spec["name"], tokenizer.num_classes, **build_options(spec.get("options", {})))
     except ValueError as exc:
         raise ScenetextError(f"{directory / CONFIG_FILE}: {exc}") from None
     load_weights_strict(model, read_safetensors(directory / WEIGHTS_FILE), str(directory / WEIGHTS_FILE))

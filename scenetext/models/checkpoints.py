@@ -61,8 +61,32 @@ class LoadReport:
         return "; ".join(parts) if parts else "all keys matched"
 
 
-def _torch_load(path: Path) -> Any:
-    """``torch.load(weights_only=True)``, with inert placeholders for non-tensor globals it refuses."""
+def refusal_reason(exc: BaseException) -> str:
+    """One line saying why ``torch.load(weights_only=True)`` (or safetensors) could not read a file.
+
+    torch's weights-only message is many lines and starts with advice to retry with ``weights_only=False``;
+    the line that names the refused object is the one that matters.
+    """
+    text = str(exc).strip()
+    if isinstance(exc, pickle.UnpicklingError):
+        for line in text.splitlines():
+            if "GLOBAL" in line:
+                return f"it pickles code or objects that weights-only loading refuses: {line.strip()}"
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def load_torch_file(path: str | Path, what: str = "checkpoint", inert_globals: bool = False) -> Any:
+    """``torch.load(path, weights_only=True)``: tensors and plain containers only, never code.
+
+    ``weights_only=True`` is passed explicitly because torch lets ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` turn an
+    unspecified default into a full unpickler, not an explicit request. With ``inert_globals`` non-tensor
+    objects of allowed-looking classes (an official checkpoint's config object) load as an inert placeholder;
+    globals from blocked modules (``os``, ``builtins``...) are refused either way. Failure is one line naming
+    the file and the reason.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ScenetextError(f"{path}: no such {what} file")
     placeholders: list[tuple[type, str]] = []
     while True:
         try:
@@ -70,9 +94,14 @@ def _torch_load(path: Path) -> Any:
                 return torch.load(path, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as exc:
             found = _UNSUPPORTED_GLOBAL.search(str(exc))
-            if not found or len(placeholders) >= 64:
-                raise
-            placeholders.append((_Inert, found.group(1)))
+            if inert_globals and found and len(placeholders) < 64:
+                placeholders.append((_Inert, found.group(1)))
+                continue
+            if "GLOBAL" in str(exc):
+                raise ScenetextError(f"{path}: cannot load {what} safely ({refusal_reason(exc)})") from None
+            raise ScenetextError(f"{path}: not a readable {what} ({refusal_reason(exc)})") from None
+        except Exception as exc:  # torch raises RuntimeError, EOFError, ValueError... for bad files
+            raise ScenetextError(f"{path}: not a readable {what} ({refusal_reason(exc)})") from None
 
 
 def read_checkpoint(source: str | Path | dict[str, Any]) -> dict[str, Tensor]:
@@ -85,18 +114,17 @@ def read_checkpoint(source: str | Path | dict[str, Any]) -> dict[str, Tensor]:
     if isinstance(source, str | Path):
         path = Path(source)
         name = str(path)
-        if not path.is_file():
-            raise ScenetextError(f"{path}: no such checkpoint file")
-        try:
-            if path.suffix == ".safetensors":
-                from safetensors.torch import load_file
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
 
+            if not path.is_file():
+                raise ScenetextError(f"{path}: no such checkpoint file")
+            try:
                 obj: Any = load_file(str(path))
-            else:
-                obj = _torch_load(path)
-        except Exception as exc:  # noqa: BLE001 - any reader failure is a bad file for the user
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ScenetextError(f"{path}: not a readable checkpoint ({reason})") from None
+            except Exception as exc:  # noqa: BLE001 - any reader failure is a bad file for the user
+                raise ScenetextError(f"{path}: not a readable checkpoint ({refusal_reason(exc)})") from None
+        else:
+            obj = load_torch_file(path, inert_globals=True)
     else:
         obj = source
     if not isinstance(obj, dict):

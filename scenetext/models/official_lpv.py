@@ -11,7 +11,6 @@ weight and a very negative bias so it is never predicted.
 
 from __future__ import annotations
 
-import pickle
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from torch import Tensor
 
 from scenetext.data.charset import EOS, NUM_SPECIAL, PAD
 from scenetext.errors import ScenetextError
+from scenetext.models.checkpoints import load_torch_file
 from scenetext.models.layers.sinusoidal import sinusoidal_table
 from scenetext.models.lpv import LPV
 
@@ -169,10 +169,7 @@ def load_official_lpv(
     if isinstance(checkpoint, Mapping):
         state = checkpoint
     else:
-        try:
-            state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as err:
-            raise ScenetextError(f"{checkpoint}: not a readable LPV checkpoint ({err})") from err
+        state = load_torch_file(checkpoint, what="LPV checkpoint")
         if not isinstance(state, Mapping) or not all(isinstance(v, Tensor) for v in state.values()):
             raise ScenetextError(
                 f"{checkpoint}: expected a state dict of tensors (official best_accuracy.pth)"
