@@ -50,6 +50,7 @@ _REQUEST_BODY = {
                     FILES_FIELD: {
                         "type": "array",
                         "items": {"type": "string", "format": "binary"},
+                        "minItems": 1,
                         "description": "One part per image (repeat the field).",
                     }
                 },
@@ -63,6 +64,7 @@ _REQUEST_BODY = {
                     "images": {
                         "type": "array",
                         "items": {"type": "string", "description": "Base64 image bytes, or a data: URL."},
+                        "minItems": 1,
                     }
                 },
                 "required": ["images"],
@@ -75,6 +77,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": description}
     for status, description in {
         400: "Malformed request, no images, too many images, or attention unavailable.",
+        408: "The request headers or body did not arrive within the read timeout.",
         413: "Body over max_upload_bytes (or every image over max_pixels).",
         415: "Not multipart/form-data or application/json (or no image of an accepted type).",
         422: "No image in the request could be decoded.",
@@ -165,7 +168,9 @@ def create_app(recognizer: Recognizer, settings: ServeSettings | None = None) ->
             )
         if not batcher.can_accept(1):
             raise busy()
-        uploads = await read_uploads(request, settings.max_upload_bytes, settings.max_images)
+        uploads = await read_uploads(
+            request, settings.max_upload_bytes, settings.max_images, settings.read_timeout_s
+        )
         if not batcher.can_accept(len(uploads)):
             raise busy()
         prepared = await run_in_threadpool(prepare_all, uploads)
