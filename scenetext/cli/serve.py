@@ -44,6 +44,14 @@ def serve(
             help="Seconds a request's headers, then its body, may take to arrive (408 after).",
         ),
     ] = 60.0,
+    decode_workers: Annotated[
+        int,
+        typer.Option(
+            "--decode-workers",
+            min=1,
+            help="Images decoded at once (bounds decoding memory to ~7 B x pixels each).",
+        ),
+    ] = 4,
     backend: Annotated[str, typer.Option("--backend", help="torch, or onnx (an exported model).")] = "torch",
     device: Annotated[str, typer.Option("--device", help="cpu, cuda, cuda:1, ...")] = "cpu",
     threads: Annotated[int | None, typer.Option("--threads", min=1, help="Intra-op CPU threads.")] = None,
@@ -73,6 +81,7 @@ def serve(
             max_pixels=max_pixels,
             max_images=max_images,
             read_timeout_s=read_timeout,
+            decode_workers=decode_workers,
         )
         recognizer = Recognizer.load(model, device=device, backend=backend, threads=threads)  # type: ignore[arg-type]
         height, width = recognizer.input_size

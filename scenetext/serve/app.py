@@ -63,7 +63,11 @@ _REQUEST_BODY = {
                 "properties": {
                     "images": {
                         "type": "array",
-                        "items": {"type": "string", "description": "Base64 image bytes, or a data: URL."},
+                        "items": {
+                            "type": "string",
+                            "minLength": 1,
+                            "description": "Base64 image bytes, or a data: URL.",
+                        },
                         "minItems": 1,
                     }
                 },
@@ -101,7 +105,7 @@ def _all_failed(uploads: list[Upload], problems: list[ImageProblem], results: li
 def create_app(recognizer: Recognizer, settings: ServeSettings | None = None) -> FastAPI:
     """The service around a loaded recognizer; the batch worker starts with the app and drains on shutdown."""
     settings = settings or ServeSettings()
-    model = ServedModel(recognizer, settings.max_pixels)
+    model = ServedModel(recognizer, settings.max_pixels, settings.decode_workers)
     batcher: DynamicBatcher[Job, RecognitionResult] = DynamicBatcher(
         model.recognize, settings.max_batch, settings.max_wait_ms, settings.queue_size
     )

@@ -4,19 +4,23 @@ Decoding (with the pixel limit checked from the header) and resizing to the mode
 request's own thread, so the batch worker only normalises and runs the network, and a waiting image holds a
 small model-size view instead of a full photo. The view is exactly what ``Recognizer.read`` would compute from
 the original (its resize is the identity on a model-size image), so served results equal ``read`` results.
+
+Decoded memory is bounded the way ``max_pixels`` bounds pixels: an image is decoded straight to the model
+size (:meth:`ImagePreprocessor.load`: at most about 7 bytes per pixel, whatever its bit depth), and at most
+``decode_workers`` images are decoded at once across all requests.
 """
 
 from __future__ import annotations
 
 import base64
 import io
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from scenetext.data.preprocess import load_image
 from scenetext.errors import ImageTooLargeError, ScenetextError
 from scenetext.inference.attention import attention_strip
 from scenetext.inference.recognizer import RecognitionResult, Recognizer
@@ -40,9 +44,10 @@ def _problem_for(error: ScenetextError) -> ImageProblem:
 class ServedModel:
     """Wraps a loaded :class:`Recognizer` with the service's pixel limit and response helpers."""
 
-    def __init__(self, recognizer: Recognizer, max_pixels: int) -> None:
+    def __init__(self, recognizer: Recognizer, max_pixels: int, decode_workers: int = 4) -> None:
         self.recognizer = recognizer
         self.max_pixels = max_pixels
+        self._decoding = threading.BoundedSemaphore(decode_workers)
         self.supports_attention = bool(getattr(recognizer.backend, "has_attention", True))
         self._parameters: int | None = None
 
@@ -72,8 +77,8 @@ class ServedModel:
         if upload.problem is not None:
             return upload.problem
         try:
-            image = load_image(upload.data, max_pixels=self.max_pixels, name=upload.name)
-            return self.recognizer.preprocessor.resize(image)
+            with self._decoding:
+                return self.recognizer.preprocessor.load(upload.data, self.max_pixels, upload.name)
         except ScenetextError as exc:
             return _problem_for(exc)
 

@@ -69,6 +69,7 @@ class Limits(BaseModel):
     max_wait_ms: float
     queue_size: int
     read_timeout_s: float
+    decode_workers: int
 
 
 class ModelsResponse(BaseModel):

@@ -17,7 +17,8 @@ class ServeSettings:
     get 503 instead of an ever-longer wait. ``max_upload_bytes`` bounds a request body, ``max_pixels`` one
     image (checked from its header before decoding), ``max_images`` the images in one request. A request's
     headers, and then its body, must each arrive within ``read_timeout_s`` seconds (408 otherwise), so slow
-    clients cannot hold connections open.
+    clients cannot hold connections open. At most ``decode_workers`` images are decoded at once, which bounds
+    the memory decoding takes (about 7 bytes x ``max_pixels`` each at worst).
     """
 
     max_batch: int = 32
@@ -28,6 +29,7 @@ class ServeSettings:
     max_images: int = 32
     retry_after_s: int = 1
     read_timeout_s: float = 60.0
+    decode_workers: int = 4
 
     def __post_init__(self) -> None:
         for key in (
@@ -37,6 +39,7 @@ class ServeSettings:
             "max_pixels",
             "max_images",
             "retry_after_s",
+            "decode_workers",
         ):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

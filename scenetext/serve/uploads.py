@@ -213,17 +213,21 @@ async def read_uploads(
         collector = _MultipartCollector(boundary, max_images)
     body: list[bytes] = []
     received = 0
+
+    async def receive_all() -> None:
+        nonlocal received
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > max_bytes:
+                raise too_large(max_bytes)
+            if collector is not None:
+                collector.feed(chunk)
+            else:
+                body.append(chunk)
+
     try:
-        async with asyncio.timeout(timeout_s):
-            async for chunk in request.stream():
-                received += len(chunk)
-                if received > max_bytes:
-                    raise too_large(max_bytes)
-                if collector is not None:
-                    collector.feed(chunk)
-                else:
-                    body.append(chunk)
-    except TimeoutError:
+        await asyncio.wait_for(receive_all(), timeout_s)
+    except asyncio.TimeoutError:
         assert timeout_s is not None
         message = request_timeout_message(timeout_s, "body")
         raise ApiError(408, "request_timeout", message, headers={"Connection": "close"}) from None
