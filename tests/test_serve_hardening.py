@@ -133,7 +133,7 @@ def test_slow_clients_get_408_after_the_read_timeout(address, stage: str) -> Non
             time.sleep(0.1)
         answer = _read_all(sock)
         elapsed = time.monotonic() - started
-    assert TIMEOUT_S <= elapsed < TIMEOUT_S + 5
+    assert TIMEOUT_S - 0.1 <= elapsed < TIMEOUT_S + 5  # the server's clock starts as it accepts
     error = _timed_out(answer)["error"]
     assert error["code"] == "request_timeout"
     assert ("body" if stage == "body" else "headers") in error["message"]
@@ -173,7 +173,7 @@ def test_openapi_says_at_least_one_image(recognizer) -> None:
     assert "408" in schema["paths"]["/v1/recognize"]["post"]["responses"]
 
 
-@pytest.mark.parametrize("value", [0, -1, float("inf"), "5"])
+@pytest.mark.parametrize("value", [0, -1, float("inf"), float("nan"), "5", True])
 def test_read_timeout_must_be_positive_seconds(value) -> None:
     with pytest.raises(ScenetextError, match="read_timeout_s"):
         ServeSettings(read_timeout_s=value)

@@ -48,7 +48,12 @@ class ServeSettings:
             raise ScenetextError(
                 f"serve setting max_wait_ms: expected a number >= 0, got {self.max_wait_ms!r}"
             )
-        if not isinstance(self.read_timeout_s, int | float) or not 0 < self.read_timeout_s < float("inf"):
+        timeout = self.read_timeout_s
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, int | float)
+            or not 0 < timeout < float("inf")
+        ):
             raise ScenetextError(
                 f"serve setting read_timeout_s: expected a number of seconds > 0, got {self.read_timeout_s!r}"
             )
