@@ -177,28 +177,35 @@ def test_an_image_at_the_pixel_limit_decodes_within_a_memory_ceiling(
     assert result["growth_mb"] < ceiling_mb, result
 
 
-def test_at_most_decode_workers_images_decode_at_once() -> None:
+def test_decoding_runs_on_decode_workers_threads_only() -> None:
+    """Few threads, not just few at a time: the C allocator keeps freed memory in one arena per thread."""
+    import asyncio
     from types import SimpleNamespace
 
     from scenetext.serve.model import ServedModel
     from scenetext.serve.uploads import Upload
 
-    active, peak, lock = [0], [0], threading.Lock()
+    active, peak, threads, lock = [0], [0], set(), threading.Lock()
 
     class SlowPreprocessor:
         def load(self, data, max_pixels, name):
             with lock:
                 active[0] += 1
                 peak[0] = max(peak[0], active[0])
-            time.sleep(0.05)
+                threads.add(threading.get_ident())
+            time.sleep(0.02)
             with lock:
                 active[0] -= 1
             return np.zeros((2, 2, 3), np.uint8)
 
     model = ServedModel(SimpleNamespace(preprocessor=SlowPreprocessor(), backend=None), 100, decode_workers=2)
-    threads = [threading.Thread(target=model.prepare, args=(Upload(f"{i}", b"x"),)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(10)
-    assert peak[0] == 2
+
+    async def requests() -> list:
+        return await asyncio.gather(
+            *(model.prepare_all([Upload(f"{i}-{j}", b"x") for j in range(3)]) for i in range(8))
+        )
+
+    answers = asyncio.run(requests())
+    assert [len(answer) for answer in answers] == [3] * 8
+    assert all(view.shape == (2, 2, 3) and ms >= 0 for answer in answers for view, ms in answer)
+    assert peak[0] == 2 and len(threads) == 2

@@ -139,13 +139,6 @@ def create_app(recognizer: Recognizer, settings: ServeSettings | None = None) ->
             headers={"Retry-After": str(settings.retry_after_s)},
         )
 
-    def prepare_all(uploads: list[Upload]) -> list[tuple[np.ndarray | ImageProblem, float]]:
-        out = []
-        for upload in uploads:
-            start = time.perf_counter()
-            out.append((model.prepare(upload), (time.perf_counter() - start) * 1000))
-        return out
-
     def strips(pairs: list[tuple[np.ndarray, RecognitionResult]]) -> list[str | None]:
         return [model.strip_png_base64(view, result) for view, result in pairs]
 
@@ -177,7 +170,7 @@ def create_app(recognizer: Recognizer, settings: ServeSettings | None = None) ->
         )
         if not batcher.can_accept(len(uploads)):
             raise busy()
-        prepared = await run_in_threadpool(prepare_all, uploads)
+        prepared = await model.prepare_all(uploads)
         results: list[dict[str, Any]] = [{"index": i, "name": u.name} for i, u in enumerate(uploads)]
         jobs: list[tuple[int, Job]] = []
         problems: list[ImageProblem] = []
