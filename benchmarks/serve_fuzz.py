@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
                     capture_output=True,
                     text=True,
                     timeout=args.max_time + 600,
+                    cwd=tmp,  # schemathesis keeps a cache and reports in its working directory
                 )
                 elapsed = time.monotonic() - started
             finally:
