@@ -85,10 +85,17 @@ def files(*images: tuple[str, bytes] | tuple[str, bytes, str]) -> list[tuple[str
 
 @contextmanager
 def live_server(app: Any) -> Iterator[str]:
-    """Run ``app`` on uvicorn at 127.0.0.1 on a free port in a background thread; yields its base URL."""
+    """Run ``app`` on uvicorn at 127.0.0.1 on a free port in a background thread; yields its base URL.
+
+    The server is set up as ``scenetext serve`` sets it up: the h11 protocol with the app's read timeout.
+    """
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    from scenetext.serve.protocol import timed_h11_protocol
+
+    protocol = timed_h11_protocol(app.state.settings.read_timeout_s)
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", http=protocol)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="test-uvicorn", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

@@ -120,3 +120,64 @@ def test_model_errors_point_to_the_fix(artifact: Path, folder: Path, tmp_path: P
     result = runner.invoke(app, ["read", "-m", str(onnx_only), str(folder / "a.png")])
     assert result.exit_code == 1 and "--backend onnx" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.fixture()
+def looped(tmp_path: Path) -> Path:
+    """A tree with links back to itself, a dangling image link and a corrupt image."""
+    root = tmp_path / "tree"
+    (root / "sub" / "deeper").mkdir(parents=True)
+    (root / "a.png").write_bytes(png_bytes(word_image(0)))
+    (root / "sub" / "deeper" / "b.png").write_bytes(png_bytes(word_image(1)))
+    (root / "sub" / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    (root / "sub" / "deeper" / "up").symlink_to(root)
+    (root / "sub" / "self").symlink_to(".")
+    (root / "sub" / "gone.png").symlink_to(tmp_path / "missing.png")
+    return root
+
+
+def test_symlink_loops_are_walked_once(looped: Path) -> None:
+    from scenetext.inference.inputs import expand_inputs
+
+    expected = [looped / "a.png", looped / "sub" / "bad.png", looped / "sub" / "deeper" / "b.png"]
+    gone = (str(looped / "sub" / "gone.png"), "broken link (its target does not exist)")
+    for spec in (str(looped), str(looped / "**" / "*.png"), str(looped / "**")):
+        files, problems = expand_inputs([spec])
+        assert sorted(files) == expected, spec
+        assert problems == [gone], spec
+    files, problems = expand_inputs([str(looped / "*" / "*.png"), str(looped / "sub" / "gone.png")])
+    assert files == [looped / "sub" / "bad.png"]
+    assert problems == [gone]
+
+
+def test_unreadable_folders_are_reported_once(looped: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from scenetext.inference.inputs import expand_inputs
+
+    real_scandir = os.scandir
+    locked = looped / "sub"
+
+    def scandir(path):
+        if Path(path) == locked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    files, problems = expand_inputs([str(looped), str(looped / "**" / "*.png"), str(locked / "*.png")])
+    assert files == [looped / "a.png"]
+    assert problems == [
+        (str(locked), "cannot list this folder (Permission denied)"),
+        (str(locked / "*.png"), "no file matches this pattern"),
+    ]
+
+
+def test_read_reports_each_bad_file_once_through_a_loop(artifact: Path, looped: Path) -> None:
+    result = runner.invoke(app, ["read", "-m", str(artifact), str(looped / "**" / "*.png"), str(looped)])
+    assert result.exit_code == 0
+    read = [line.split("\t")[0] for line in result.stdout.strip().splitlines()]
+    assert read == [str(looped / "a.png"), str(looped / "sub" / "deeper" / "b.png")]
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == 2
+    assert errors[0] == f"{looped / 'sub' / 'gone.png'}: broken link (its target does not exist)"
+    assert errors[1].startswith(f"{looped / 'sub' / 'bad.png'}:")

@@ -44,6 +44,8 @@ def test_options_configure_the_app_and_the_server(artifact: Path, monkeypatch: p
             "1000000",
             "--max-upload-bytes",
             "50000",
+            "--read-timeout",
+            "7.5",
             "--no-access-log",
         ],
     )
@@ -53,6 +55,8 @@ def test_options_configure_the_app_and_the_server(artifact: Path, monkeypatch: p
     assert (settings.max_batch, settings.max_wait_ms, settings.queue_size) == (4, 2.5, 40)
     assert (settings.max_images, settings.max_pixels, settings.max_upload_bytes) == (5, 1_000_000, 50_000)
     assert started["app"].state.model.name == "nastr-tiny"
+    assert settings.read_timeout_s == 7.5 and started["http"].read_timeout_s == 7.5
+    assert "scenetext" in started["log_config"]["loggers"]
 
 
 @pytest.mark.parametrize(

@@ -53,6 +53,22 @@ def serve(
         int, typer.Option("--max-pixels", min=1, help="Largest image, width x height, read from its header.")
     ] = 16_000_000,
     max_images: Annotated[int, typer.Option("--max-images", min=1, help="Most images in one request.")] = 32,
+    read_timeout: Annotated[
+        float,
+        typer.Option(
+            "--read-timeout",
+            min=0.001,
+            help="Seconds a request's headers, then its body, may take to arrive (408 after).",
+        ),
+    ] = 60.0,
+    decode_workers: Annotated[
+        int,
+        typer.Option(
+            "--decode-workers",
+            min=1,
+            help="Images decoded at once (bounds decoding memory to ~7 B x pixels each).",
+        ),
+    ] = 4,
     backend: Annotated[str, typer.Option("--backend", help="torch, or onnx (an exported model).")] = "torch",
     device: Annotated[str, typer.Option("--device", help="cpu, cuda, cuda:1, ...")] = "cpu",
     threads: Annotated[int | None, typer.Option("--threads", min=1, help="Intra-op CPU threads.")] = None,
@@ -70,6 +86,7 @@ def serve(
     from scenetext.errors import ScenetextError
     from scenetext.inference.recognizer import Recognizer
     from scenetext.serve.app import create_app
+    from scenetext.serve.protocol import timed_h11_protocol
     from scenetext.serve.settings import ServeSettings
 
     try:
@@ -80,6 +97,8 @@ def serve(
             max_upload_bytes=max_upload_bytes,
             max_pixels=max_pixels,
             max_images=max_images,
+            read_timeout_s=read_timeout,
+            decode_workers=decode_workers,
         )
         recognizer = Recognizer.load(model, device=device, backend=backend, threads=threads)  # type: ignore[arg-type]
         height, width = recognizer.input_size
@@ -90,8 +109,26 @@ def serve(
     app = create_app(recognizer, settings)
     typer.echo(f"serving {recognizer.model_name} on http://{host}:{port}/ (API docs at /docs)", err=True)
     uvicorn.run(
-        app, host=host, port=port, log_level="info", access_log=access_log, timeout_graceful_shutdown=10
+        app,
+        host=host,
+        port=port,
+        http=timed_h11_protocol(settings.read_timeout_s),
+        log_config=_log_config(),
+        log_level="info",
+        access_log=access_log,
+        timeout_graceful_shutdown=10,
     )
+
+
+def _log_config() -> dict:
+    """uvicorn's logging setup, with the service's own messages (timeouts, aborted uploads) beside its own."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["scenetext"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
 
 
 def register(app: typer.Typer) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
@@ -46,30 +47,69 @@ def _check_size(width: int, height: int, max_pixels: int, name: str) -> None:
         )
 
 
+_BLOCK_ELEMENTS = 1 << 18
+"""Images are converted this many values at a time, so the temporaries of a conversion stay small."""
+
+
+def _row_blocks(height: int, width: int) -> Iterator[tuple[int, int]]:
+    rows = max(1, _BLOCK_ELEMENTS // max(1, width))
+    for start in range(0, height, rows):
+        yield start, min(height, start + rows)
+
+
+def _uint8_rule(dtype: np.dtype, peak: float, name: str) -> Callable[[np.ndarray], np.ndarray]:
+    """How a block of values becomes 8 bits, given the whole image's maximum (as :func:`_to_uint8`)."""
+    if dtype == np.bool_:
+        return lambda block: block.astype(np.uint8) * np.uint8(255)
+    if np.issubdtype(dtype, np.floating):
+        scale = 255.0 if peak <= 1.0 else 1.0
+
+        def floats(block: np.ndarray) -> np.ndarray:
+            if not np.isfinite(block).all():
+                raise ScenetextError(f"{name}: image holds NaN or infinite values")
+            return np.clip(np.rint(block * scale), 0, 255).astype(np.uint8)
+
+        return floats
+    if np.issubdtype(dtype, np.integer):
+        peak = max(peak, 0)
+        if dtype.itemsize == 2 or peak > 255:
+            divisor = 257.0 if peak <= 65535 else peak / 255.0
+            return lambda block: np.clip(
+                np.rint(np.clip(block.astype(np.int64), 0, None) / divisor), 0, 255
+            ).astype(np.uint8)
+        return lambda block: np.clip(block, 0, None).astype(np.uint8)
+    raise ScenetextError(f"{name}: unsupported pixel type {dtype}")
+
+
 def _to_uint8(values: np.ndarray, name: str) -> np.ndarray:
     """Scale an array of any numeric dtype to 8 bits.
 
     uint16 and 16-bit-range integers are divided by 257 (65535 -> 255); wider integers are scaled by their
     maximum; floats are taken as [0, 1] when their maximum is at most 1, else as [0, 255]; bool maps to 0/255.
+    The work goes block by block, so no full-size 64-bit copy of the image is ever made.
     """
     if values.dtype == np.uint8:
         return values
-    if values.dtype == np.bool_:
-        return values.astype(np.uint8) * 255
-    if np.issubdtype(values.dtype, np.floating):
-        if not np.isfinite(values).all():
-            raise ScenetextError(f"{name}: image holds NaN or infinite values")
-        scale = 255.0 if values.size and values.max() <= 1.0 else 1.0
-        return np.clip(np.rint(values * scale), 0, 255).astype(np.uint8)
-    if np.issubdtype(values.dtype, np.integer):
-        sixteen_bit = values.dtype.itemsize == 2
-        values = np.clip(values.astype(np.int64), 0, None)
-        peak = int(values.max()) if values.size else 0
-        if sixteen_bit or peak > 255:
-            divisor = 257.0 if peak <= 65535 else peak / 255.0
-            return np.clip(np.rint(values / divisor), 0, 255).astype(np.uint8)
-        return values.astype(np.uint8)
-    raise ScenetextError(f"{name}: unsupported pixel type {values.dtype}")
+    if values.dtype != np.bool_ and not np.issubdtype(values.dtype, np.number):
+        raise ScenetextError(f"{name}: unsupported pixel type {values.dtype}")
+    peak = values.max().item() if values.size else 0
+    convert = _uint8_rule(values.dtype, peak, name)
+    out = np.empty(values.shape, dtype=np.uint8)
+    for start, stop in _row_blocks(values.shape[0], values[0].size if values.size else 1):
+        out[start:stop] = convert(values[start:stop])
+    return out
+
+
+def _high_depth_gray(image: Image.Image, name: str) -> np.ndarray:
+    """A 16/32-bit integer or float Pillow image (one band) as uint8 H x W, converted strip by strip."""
+    width, height = image.size
+    _, peak = image.getextrema()
+    sample = np.asarray(image.crop((0, 0, 1, 1)))
+    convert = _uint8_rule(sample.dtype, float(peak), name)
+    out = np.empty((height, width), dtype=np.uint8)
+    for start, stop in _row_blocks(height, width):
+        out[start:stop] = convert(np.asarray(image.crop((0, start, width, stop))))
+    return out
 
 
 def _composite_on_white(image: Image.Image) -> Image.Image:
@@ -103,8 +143,29 @@ def _pil_to_rgb(image: Image.Image, name: str) -> Image.Image:
     if mode in _ALPHA_MODES:
         return _composite_on_white(image)
     if mode.startswith("I") or mode == "F":
-        return _array_to_rgb(np.asarray(image), name)
+        return Image.fromarray(_high_depth_gray(image, name), "L").convert("RGB")
     return image.convert("RGB")
+
+
+def _pixels(image: Image.Image, name: str) -> np.ndarray:
+    """``np.asarray(_pil_to_rgb(image))`` without its full-size intermediate copies.
+
+    The image is converted a strip of rows at a time into one array: H x W for gray images (L, 1, 16/32-bit,
+    float: their three RGB channels would be equal), else H x W x 3.
+    """
+    mode = image.mode
+    if mode.startswith("I") or mode == "F":
+        return _high_depth_gray(image, name)
+    width, height = image.size
+    out = np.empty((height, width) if mode in ("L", "1") else (height, width, 3), dtype=np.uint8)
+    for start, stop in _row_blocks(height, width):
+        strip = image.crop((0, start, width, stop))
+        if mode == "1":
+            strip = strip.convert("L")
+        elif mode != "L":
+            strip = _pil_to_rgb(strip, name)
+        out[start:stop] = np.asarray(strip)
+    return out
 
 
 def _open(source: ImageSource, name: str) -> Image.Image:
@@ -135,6 +196,28 @@ def _open(source: ImageSource, name: str) -> Image.Image:
         raise ScenetextError(f"{name}: cannot open image ({exc})") from None
 
 
+def _decode(source: ImageSource, max_pixels: int, name: str) -> Image.Image:
+    """Open, check the size from the header, decode and apply EXIF orientation (any Pillow mode)."""
+    image = _open(source, name)
+    _check_size(image.width, image.height, max_pixels, name)
+    try:
+        image.load()
+        image = ImageOps.exif_transpose(image)
+    except ScenetextError:
+        raise
+    except Exception as exc:  # Pillow raises many types (OSError, SyntaxError, struct.error...) for bad data
+        reason = str(exc) or type(exc).__name__
+        raise ScenetextError(f"{name}: corrupt or truncated image ({reason})") from None
+    _check_size(image.width, image.height, max_pixels, name)
+    return image
+
+
+def _check_array(source: np.ndarray, max_pixels: int, name: str) -> None:
+    if source.ndim < 2:
+        raise ScenetextError(f"{name}: expected an HxW, HxWx3 or HxWx4 array, got shape {source.shape}")
+    _check_size(source.shape[1], source.shape[0], max_pixels, name)
+
+
 def load_image(
     source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS, name: str | None = None
 ) -> Image.Image:
@@ -147,22 +230,27 @@ def load_image(
     """
     name = name or _source_name(source)
     if isinstance(source, np.ndarray):
-        if source.ndim < 2:
-            raise ScenetextError(f"{name}: expected an HxW, HxWx3 or HxWx4 array, got shape {source.shape}")
-        _check_size(source.shape[1], source.shape[0], max_pixels, name)
+        _check_array(source, max_pixels, name)
         return _array_to_rgb(source, name)
-    image = _open(source, name)
-    _check_size(image.width, image.height, max_pixels, name)
-    try:
-        image.load()
-        image = ImageOps.exif_transpose(image)
-    except ScenetextError:
-        raise
-    except Exception as exc:  # Pillow raises many types (OSError, SyntaxError, struct.error...) for bad data
-        reason = str(exc) or type(exc).__name__
-        raise ScenetextError(f"{name}: corrupt or truncated image ({reason})") from None
-    _check_size(image.width, image.height, max_pixels, name)
-    return _pil_to_rgb(image, name)
+    return _pil_to_rgb(_decode(source, max_pixels, name), name)
+
+
+def load_pixels(
+    source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS, name: str | None = None
+) -> np.ndarray:
+    """The pixels :func:`load_image` gives, as uint8 H x W x 3, or H x W for a gray image, in less memory.
+
+    For the model input only the resized image matters, so this skips load_image's full-size RGB copies:
+    a gray image is not widened to three channels, and other modes are converted a strip at a time. At most
+    about 4 (decoded) + 3 (result) bytes per pixel are held, whatever the mode or bit depth.
+    """
+    name = name or _source_name(source)
+    if isinstance(source, np.ndarray):
+        _check_array(source, max_pixels, name)
+        if source.ndim == 2 or (source.ndim == 3 and source.shape[2] == 1):
+            return _to_uint8(source.reshape(source.shape[:2]), name)
+        return np.asarray(_array_to_rgb(source, name))
+    return _pixels(_decode(source, max_pixels, name), name)
 
 
 @dataclass
@@ -215,6 +303,11 @@ class PreprocessConfig:
         return cls(**data)
 
 
+def _as_rgb(pixels: np.ndarray) -> np.ndarray:
+    """A gray H x W array as its H x W x 3 RGB image (equal channels); RGB arrays unchanged."""
+    return pixels if pixels.ndim == 3 else np.repeat(pixels[:, :, None], 3, axis=2)
+
+
 class ImagePreprocessor:
     """RGB image -> normalised float32 3 x H x W array, the one preprocessing path for every model."""
 
@@ -224,20 +317,32 @@ class ImagePreprocessor:
     def __call__(self, image: Image.Image | np.ndarray) -> np.ndarray:
         return self.normalize_array(self.resize(image))
 
+    def load(
+        self, source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS, name: str | None = None
+    ) -> np.ndarray:
+        """Decode any image source straight to the model-size uint8 H x W x 3 view.
+
+        Equal to ``resize(load_image(source))``, but through :func:`load_pixels`, so a large or high-bit-depth
+        image costs a few bytes per pixel instead of several full-size RGB copies.
+        """
+        return self.resize(load_pixels(source, max_pixels, name))
+
     def resize(self, image: Image.Image | np.ndarray) -> np.ndarray:
         """Rotate (if configured) and resize to the model size: uint8 H x W x 3, before normalisation.
 
-        Accepts an RGB PIL image or a uint8 H x W x 3 array; anything else goes through :func:`load_image`.
+        Accepts an RGB PIL image, a uint8 H x W x 3 array or a uint8 H x W gray array (resized as one
+        channel, then repeated: the same result as its RGB image); anything else goes through
+        :func:`load_image`.
         """
-        rgb = self._as_rgb_array(image)
+        pixels = self._as_pixels(image)
         cfg = self.config
-        if cfg.rotate_tall and rgb.shape[0] > rgb.shape[1]:
-            rgb = np.ascontiguousarray(np.rot90(rgb, k=1))  # counter-clockwise, as PIL ROTATE_90
+        if cfg.rotate_tall and pixels.shape[0] > pixels.shape[1]:
+            pixels = np.ascontiguousarray(np.rot90(pixels, k=1))  # counter-clockwise, as PIL ROTATE_90
         if not cfg.keep_ratio:
-            return self._resize_to(rgb, cfg.width, cfg.height)
-        h, w = rgb.shape[:2]
+            return _as_rgb(self._resize_to(pixels, cfg.width, cfg.height))
+        h, w = pixels.shape[:2]
         new_w = max(1, min(cfg.width, round(w * cfg.height / h)))
-        resized = self._resize_to(rgb, new_w, cfg.height)
+        resized = _as_rgb(self._resize_to(pixels, new_w, cfg.height))
         if new_w == cfg.width:
             return resized
         fill = resized.reshape(-1, 3).mean(axis=0).round().astype(np.uint8)
@@ -256,12 +361,11 @@ class ImagePreprocessor:
         return chw / 255.0
 
     @staticmethod
-    def _as_rgb_array(image: Image.Image | np.ndarray) -> np.ndarray:
+    def _as_pixels(image: Image.Image | np.ndarray) -> np.ndarray:
         if (
             isinstance(image, np.ndarray)
             and image.dtype == np.uint8
-            and image.ndim == 3
-            and image.shape[2] == 3
+            and (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3))
         ):
             return image
         if isinstance(image, Image.Image) and image.mode == "RGB":

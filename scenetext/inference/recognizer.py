@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from scenetext.data.charset import EOS, NUM_SPECIAL, Tokenizer
-from scenetext.data.preprocess import ImagePreprocessor, ImageSource, PreprocessConfig, load_image
+from scenetext.data.preprocess import ImagePreprocessor, ImageSource, PreprocessConfig
 from scenetext.errors import ScenetextError
 from scenetext.inference.attention import attention_strip
 from scenetext.inference.backends import PARAMETERS_KEY, Backend, OnnxBackend, TorchBackend
@@ -182,7 +182,7 @@ class Recognizer:
 
     def preprocess(self, image: ImageSource) -> np.ndarray:
         """Decode and preprocess one image to the model's float32 3 x H x W input."""
-        return self.preprocessor(load_image(image))
+        return self.preprocessor.normalize_array(self.preprocessor.load(image))
 
     def read(
         self,
@@ -246,7 +246,7 @@ class Recognizer:
             raise ScenetextError(
                 "attention strip: the result holds no attention maps (read with return_attention)"
             )
-        view = self.preprocessor.resize(load_image(image))
+        view = self.preprocessor.load(image)
         return attention_strip(
             view, result.text, result.attention, result.char_confidences, scale=scale, columns=columns
         )

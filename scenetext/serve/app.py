@@ -50,6 +50,7 @@ _REQUEST_BODY = {
                     FILES_FIELD: {
                         "type": "array",
                         "items": {"type": "string", "format": "binary"},
+                        "minItems": 1,
                         "description": "One part per image (repeat the field).",
                     }
                 },
@@ -62,7 +63,12 @@ _REQUEST_BODY = {
                 "properties": {
                     "images": {
                         "type": "array",
-                        "items": {"type": "string", "description": "Base64 image bytes, or a data: URL."},
+                        "items": {
+                            "type": "string",
+                            "minLength": 1,
+                            "description": "Base64 image bytes, or a data: URL.",
+                        },
+                        "minItems": 1,
                     }
                 },
                 "required": ["images"],
@@ -75,6 +81,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": description}
     for status, description in {
         400: "Malformed request, no images, too many images, or attention unavailable.",
+        408: "The request headers or body did not arrive within the read timeout.",
         413: "Body over max_upload_bytes (or every image over max_pixels).",
         415: "Not multipart/form-data or application/json (or no image of an accepted type).",
         422: "No image in the request could be decoded.",
@@ -98,7 +105,7 @@ def _all_failed(uploads: list[Upload], problems: list[ImageProblem], results: li
 def create_app(recognizer: Recognizer, settings: ServeSettings | None = None) -> FastAPI:
     """The service around a loaded recognizer; the batch worker starts with the app and drains on shutdown."""
     settings = settings or ServeSettings()
-    model = ServedModel(recognizer, settings.max_pixels)
+    model = ServedModel(recognizer, settings.max_pixels, settings.decode_workers)
     batcher: DynamicBatcher[Job, RecognitionResult] = DynamicBatcher(
         model.recognize, settings.max_batch, settings.max_wait_ms, settings.queue_size
     )
@@ -132,13 +139,6 @@ def create_app(recognizer: Recognizer, settings: ServeSettings | None = None) ->
             headers={"Retry-After": str(settings.retry_after_s)},
         )
 
-    def prepare_all(uploads: list[Upload]) -> list[tuple[np.ndarray | ImageProblem, float]]:
-        out = []
-        for upload in uploads:
-            start = time.perf_counter()
-            out.append((model.prepare(upload), (time.perf_counter() - start) * 1000))
-        return out
-
     def strips(pairs: list[tuple[np.ndarray, RecognitionResult]]) -> list[str | None]:
         return [model.strip_png_base64(view, result) for view, result in pairs]
 
@@ -165,10 +165,12 @@ def create_app(recognizer: Recognizer, settings: ServeSettings | None = None) ->
             )
         if not batcher.can_accept(1):
             raise busy()
-        uploads = await read_uploads(request, settings.max_upload_bytes, settings.max_images)
+        uploads = await read_uploads(
+            request, settings.max_upload_bytes, settings.max_images, settings.read_timeout_s
+        )
         if not batcher.can_accept(len(uploads)):
             raise busy()
-        prepared = await run_in_threadpool(prepare_all, uploads)
+        prepared = await model.prepare_all(uploads)
         results: list[dict[str, Any]] = [{"index": i, "name": u.name} for i, u in enumerate(uploads)]
         jobs: list[tuple[int, Job]] = []
         problems: list[ImageProblem] = []

@@ -4,19 +4,27 @@ Decoding (with the pixel limit checked from the header) and resizing to the mode
 request's own thread, so the batch worker only normalises and runs the network, and a waiting image holds a
 small model-size view instead of a full photo. The view is exactly what ``Recognizer.read`` would compute from
 the original (its resize is the identity on a model-size image), so served results equal ``read`` results.
+
+Decoded memory is bounded the way ``max_pixels`` bounds pixels: an image is decoded straight to the model
+size (:meth:`ImagePreprocessor.load`: at most about 7 bytes per pixel, whatever its bit depth), on a pool of
+``decode_workers`` threads shared by all requests. A pool, not a limit on the general thread pool: the C
+allocator keeps freed memory in one arena per thread, so decoding on 40 different threads would hold 40
+images' worth of memory even when only a few decode at a time.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from scenetext.data.preprocess import load_image
 from scenetext.errors import ImageTooLargeError, ScenetextError
 from scenetext.inference.attention import attention_strip
 from scenetext.inference.recognizer import RecognitionResult, Recognizer
@@ -40,9 +48,10 @@ def _problem_for(error: ScenetextError) -> ImageProblem:
 class ServedModel:
     """Wraps a loaded :class:`Recognizer` with the service's pixel limit and response helpers."""
 
-    def __init__(self, recognizer: Recognizer, max_pixels: int) -> None:
+    def __init__(self, recognizer: Recognizer, max_pixels: int, decode_workers: int = 4) -> None:
         self.recognizer = recognizer
         self.max_pixels = max_pixels
+        self._decoder = ThreadPoolExecutor(decode_workers, thread_name_prefix="scenetext-decode")
         self.supports_attention = bool(getattr(recognizer.backend, "has_attention", True))
         self._parameters: int | None = None
 
@@ -72,10 +81,20 @@ class ServedModel:
         if upload.problem is not None:
             return upload.problem
         try:
-            image = load_image(upload.data, max_pixels=self.max_pixels, name=upload.name)
-            return self.recognizer.preprocessor.resize(image)
+            return self.recognizer.preprocessor.load(upload.data, self.max_pixels, upload.name)
         except ScenetextError as exc:
             return _problem_for(exc)
+
+    async def prepare_all(self, uploads: list[Upload]) -> list[tuple[np.ndarray | ImageProblem, float]]:
+        """:meth:`prepare` the uploads of a request in order on a decode thread, each with its time in ms."""
+        return await asyncio.get_running_loop().run_in_executor(self._decoder, self._prepare_timed, uploads)
+
+    def _prepare_timed(self, uploads: list[Upload]) -> list[tuple[np.ndarray | ImageProblem, float]]:
+        out = []
+        for upload in uploads:
+            start = time.perf_counter()
+            out.append((self.prepare(upload), (time.perf_counter() - start) * 1000))
+        return out
 
     def recognize(self, jobs: list[Job]) -> list[RecognitionResult]:
         """Read one batch; attention is computed for the whole batch when any image asks for it."""

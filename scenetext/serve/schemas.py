@@ -68,6 +68,8 @@ class Limits(BaseModel):
     max_batch: int
     max_wait_ms: float
     queue_size: int
+    read_timeout_s: float
+    decode_workers: int
 
 
 class ModelsResponse(BaseModel):

@@ -15,7 +15,10 @@ class ServeSettings:
     ``max_batch`` images go through the model together at most; a batch waits up to ``max_wait_ms`` after its
     first image for others to join. ``queue_size`` bounds the images waiting for the model: beyond it requests
     get 503 instead of an ever-longer wait. ``max_upload_bytes`` bounds a request body, ``max_pixels`` one
-    image (checked from its header before decoding), ``max_images`` the images in one request.
+    image (checked from its header before decoding), ``max_images`` the images in one request. A request's
+    headers, and then its body, must each arrive within ``read_timeout_s`` seconds (408 otherwise), so slow
+    clients cannot hold connections open. At most ``decode_workers`` images are decoded at once, which bounds
+    the memory decoding takes (about 7 bytes x ``max_pixels`` each at worst).
     """
 
     max_batch: int = 32
@@ -25,6 +28,8 @@ class ServeSettings:
     max_pixels: int = 16_000_000
     max_images: int = 32
     retry_after_s: int = 1
+    read_timeout_s: float = 60.0
+    decode_workers: int = 4
 
     def __post_init__(self) -> None:
         for key in (
@@ -34,6 +39,7 @@ class ServeSettings:
             "max_pixels",
             "max_images",
             "retry_after_s",
+            "decode_workers",
         ):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -41,6 +47,15 @@ class ServeSettings:
         if not isinstance(self.max_wait_ms, int | float) or self.max_wait_ms < 0:
             raise ScenetextError(
                 f"serve setting max_wait_ms: expected a number >= 0, got {self.max_wait_ms!r}"
+            )
+        timeout = self.read_timeout_s
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, int | float)
+            or not 0 < timeout < float("inf")
+        ):
+            raise ScenetextError(
+                f"serve setting read_timeout_s: expected a number of seconds > 0, got {self.read_timeout_s!r}"
             )
         if self.queue_size < self.max_images:
             raise ScenetextError(

@@ -5,21 +5,27 @@ disk. The body is read as a stream and refused (413) once it passes ``max_upload
 of ``Content-Length`` that refuses a declared oversize body before reading any of it. Multipart bodies are
 parsed as they arrive by python-multipart's streaming parser, so a request with too many images is refused as
 soon as the extra part begins. A problem with one image (wrong type, bad base64) is recorded on that image, so
-the others are still read.
+the others are still read. The body must arrive within the read timeout (408), and a client that goes away
+mid-upload is logged in one line.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
+import logging
 from dataclasses import dataclass
 
-from python_multipart.exceptions import MultipartParseError
+from python_multipart.exceptions import FormParserError, MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from scenetext.serve.errors import ApiError
+from scenetext.serve.protocol import request_timeout_message
+
+log = logging.getLogger("scenetext.serve")
 
 FILES_FIELD = "files"
 MULTIPART = "multipart/form-data"
@@ -66,19 +72,22 @@ class _MultipartCollector:
         self._chunks: list[bytes] = []
         self._headers: dict[str, str] = {}
         self._field = self._value = ""
-        self.parser = MultipartParser(
-            boundary,
-            {
-                "on_part_begin": self._part_begin,
-                "on_header_field": self._header_field,
-                "on_header_value": self._header_value,
-                "on_header_end": self._header_end,
-                "on_headers_finished": self._headers_finished,
-                "on_part_data": self._part_data,
-                "on_part_end": self._part_end,
-                "on_end": self._end,
-            },
-        )
+        try:
+            self.parser = MultipartParser(boundary, self._callbacks())
+        except FormParserError as exc:  # python-multipart refuses boundaries over 256 characters
+            raise ApiError(400, "invalid_multipart", f"unusable multipart boundary ({exc})") from None
+
+    def _callbacks(self) -> dict:
+        return {
+            "on_part_begin": self._part_begin,
+            "on_header_field": self._header_field,
+            "on_header_value": self._header_value,
+            "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished,
+            "on_part_data": self._part_data,
+            "on_part_end": self._part_end,
+            "on_end": self._end,
+        }
 
     def _part_begin(self) -> None:
         self._headers, self._chunks, self._field, self._value = {}, [], "", ""
@@ -164,6 +173,8 @@ def _json_uploads(body: bytes, max_images: int) -> list[Upload]:
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ApiError(400, "invalid_json", f"request body is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ApiError(400, "invalid_json", "request body is JSON nested too deeply to parse") from None
     if not isinstance(payload, dict) or not isinstance(payload.get("images"), list):
         raise ApiError(400, "invalid_json", 'expected a JSON object {"images": [base64 strings]}')
     images = payload["images"]
@@ -172,8 +183,13 @@ def _json_uploads(body: bytes, max_images: int) -> list[Upload]:
     return [_decode_base64(index, value) for index, value in enumerate(images)]
 
 
-async def read_uploads(request: Request, max_bytes: int, max_images: int) -> list[Upload]:
-    """The images of a multipart (``files`` parts) or JSON (``{"images": [...]}``) request, in order."""
+async def read_uploads(
+    request: Request, max_bytes: int, max_images: int, timeout_s: float | None = None
+) -> list[Upload]:
+    """The images of a multipart (``files`` parts) or JSON (``{"images": [...]}``) request, in order.
+
+    The body must be complete within ``timeout_s`` seconds of the call (408 and the connection closed).
+    """
     media, options = parse_options_header(request.headers.get("content-type"))
     media_type = media.decode("latin-1")
     if media_type not in (MULTIPART, JSON):
@@ -195,16 +211,30 @@ async def read_uploads(request: Request, max_bytes: int, max_images: int) -> lis
         if not boundary:
             raise ApiError(400, "invalid_multipart", "multipart content type without a boundary")
         collector = _MultipartCollector(boundary, max_images)
-    received = 0
     body: list[bytes] = []
-    async for chunk in request.stream():
-        received += len(chunk)
-        if received > max_bytes:
-            raise too_large(max_bytes)
-        if collector is not None:
-            collector.feed(chunk)
-        else:
-            body.append(chunk)
+    received = 0
+
+    async def receive_all() -> None:
+        nonlocal received
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > max_bytes:
+                raise too_large(max_bytes)
+            if collector is not None:
+                collector.feed(chunk)
+            else:
+                body.append(chunk)
+
+    try:
+        await asyncio.wait_for(receive_all(), timeout_s)
+    except asyncio.TimeoutError:
+        assert timeout_s is not None
+        message = request_timeout_message(timeout_s, "body")
+        raise ApiError(408, "request_timeout", message, headers={"Connection": "close"}) from None
+    except ClientDisconnect:
+        client = f"{request.client.host}:{request.client.port}" if request.client else "a client"
+        log.info("%s: closed the connection during its upload (%d bytes received)", client, received)
+        raise ApiError(400, "upload_aborted", "the client closed the connection during the upload") from None
     uploads = collector.close() if collector is not None else _json_uploads(b"".join(body), max_images)
     if not uploads:
         raise ApiError(400, "no_images", f"the request holds no images (send them as {FILES_FIELD!r} parts)")
