@@ -155,7 +155,7 @@ def multi_words(lang: str, rng: np.random.Generator) -> Plan:
 
 def incidental(lang: str, rng: np.random.Generator) -> Plan:
     """ICDAR 2015-style incidental text, caught in passing by a wearable camera: often small (captured at
-    a third to four fifths of the output size, then enlarged), out of focus or moving, seen at an angle,
+    0.4 to 0.8 of the output size, then enlarged), out of focus or moving, seen at an angle,
     unevenly lit, partly hidden, JPEG-compressed, and cropped tightly from running text, so neighbouring
     words and lines show cut off at the crop's edges."""
     severity = 0.6 if lang == "zh" else 1.0
@@ -171,16 +171,16 @@ def incidental(lang: str, rng: np.random.Generator) -> Plan:
     style.neighbours = (bool(rng.random() < 0.3), bool(rng.random() < 0.3))
     style.distractors = int(rng.integers(1, 3)) if rng.random() < 0.3 else 0
     style.occlusion = bool(rng.random() < 0.2)
-    style.lighting = float(rng.uniform(0.2, 0.6)) if rng.random() < 0.6 else 0.0
+    style.lighting = float(rng.uniform(0.15, 0.5)) if rng.random() < 0.6 else 0.0
     # Blur amounts are drawn in output pixels and applied at capture size (divided by the enlargement),
     # so a small capture does not multiply them.
     scale = 1.0
     if rng.random() < 0.6:
-        scale = float(np.exp(rng.uniform(np.log(1.25), np.log(1.25 + 1.75 * severity))))
+        scale = float(np.exp(rng.uniform(np.log(1.25), np.log(1.25 + 1.35 * severity))))
         style.upsample = scale
     soften = rng.random()
     if soften < 0.35:
-        radius = float(rng.uniform(0.8, 0.8 + 1.2 * severity)) / scale
+        radius = float(rng.uniform(0.7, 0.7 + 1.0 * severity)) / scale
         style.defocus = radius if radius >= 0.5 else 0.0  # a smaller disk is no blur at all
     elif soften < 0.6:
         style.motion_blur = int(round(rng.uniform(3, 3 + 4 * severity) / scale))

@@ -164,9 +164,9 @@ def uneven_light(image: np.ndarray, rng: np.random.Generator, strength: float) -
         gain = 1 - 0.6 * strength + 1.2 * strength * spot
     cast = 1 + rng.uniform(-0.15, 0.15, size=3).astype(np.float32) * strength
     out = image.astype(np.float32) * (np.maximum(gain, 0.15)[..., None] * cast)
-    if rng.random() < 0.35:
+    if rng.random() < 0.25:
         haze = rng.uniform(170, 255) + rng.uniform(-20, 20, size=3)
-        out += (haze.astype(np.float32) - out) * float(rng.uniform(0.15, 0.45) * strength)
+        out += (haze.astype(np.float32) - out) * float(rng.uniform(0.1, 0.4) * strength)
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
@@ -174,11 +174,11 @@ def occlude(
     image: np.ndarray, rng: np.random.Generator, text_box: tuple[int, int, int, int], colour: np.ndarray
 ) -> np.ndarray:
     """Something in front of the text hiding a small part of it: a thin pole across the line, or an object
-    entering from one end (at most about a tenth of the text's length) or from the top or bottom edge.
+    entering from one end (at most about half a letter) or from the top or bottom edge.
     ``text_box`` is (top, bottom, left, right) of the text at image size."""
     h, w = image.shape[:2]
     top, bottom, left, right = text_box
-    line_h, length = max(bottom - top, 1), max(right - left, 1)
+    line_h = max(bottom - top, 1)
     kind = rng.random()
     if kind < 0.4:  # pole or wire, slightly slanted
         width = max(1.0, line_h * rng.uniform(0.05, 0.14))
@@ -186,7 +186,7 @@ def occlude(
         lean = rng.uniform(-0.25, 0.25) * h
         points = [(x - lean, 0), (x + width - lean, 0), (x + width + lean, h), (x + lean, h)]
     elif kind < 0.75:  # an object at one end of the line
-        reach = length * rng.uniform(0.03, 0.1)
+        reach = line_h * rng.uniform(0.1, 0.35)
         cx = left + reach - line_h if rng.random() < 0.5 else right - reach + line_h
         cy = rng.uniform(top, bottom)
         points = _ellipse(cx, cy, line_h, rng.uniform(0.8, 2.0) * line_h, rng)
