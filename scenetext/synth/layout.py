@@ -18,6 +18,7 @@ from scenetext.synth.corpus import is_hanzi
 # Ligatures can merge letters into one glyph that reads differently ("ae" drawn as "æ"), so they are off;
 # kerning and contextual alternates stay on. Without libraqm Pillow's basic layout has no ligatures anyway.
 NO_LIGATURES = ["-liga", "-dlig", "-hlig", "-clig"]
+NEIGHBOUR_CHARS = 4  # letters of a neighbouring word that are drawn; a crop shows at most one or two
 
 
 def _features(font: ImageFont.FreeTypeFont) -> list[str] | None:
@@ -81,12 +82,13 @@ def neighbours(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Words on the same baseline ``gap`` pixels before and after a :func:`horizontal` line, on a third
     layer (the crop is set by the main line alone, so only the neighbours' nearest letters show, cut by the
-    crop edge as in detector crops of running text). Only their ``keep`` pixels nearest the line are drawn:
-    the rest could never be inside the crop. Returns the three layers on a canvas grown to fit."""
+    crop edge as in detector crops of running text). Only their NEIGHBOUR_CHARS letters and ``keep`` pixels
+    nearest the line are drawn: the rest could never be inside the crop. Returns the three layers on a
+    canvas grown to fit."""
     rows, cols = np.flatnonzero(guide.any(axis=1)), np.flatnonzero(guide.any(axis=0))
     baseline = int(rows[0]) - zone(font, cjk)[0]
     placed = []  # (x, y, mask) in canvas coordinates of the current line
-    for word, before in ((left, True), (right, False)):
+    for word, before in ((left[-NEIGHBOUR_CHARS:], True), (right[:NEIGHBOUR_CHARS], False)):
         if not word:
             continue
         mask, _, dy = _mask(font, word)
