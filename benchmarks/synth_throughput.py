@@ -1,6 +1,7 @@
 """Throughput of the synthetic data engine: rendered + PNG-encoded images per second, per core.
 
 Run:  python benchmarks/synth_throughput.py --lang en --height 32 --width 128 --count 3000 --workers 1 2
+      (--categories incidental, --backgrounds DIR: time one category, or with extra background pictures)
 
 Each worker process renders its share of sample indices (what `scenetext synth --workers K` does, minus the
 LMDB write) after a warm-up, with OpenCV limited to one thread per process. Reported per run:
@@ -83,8 +84,18 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--categories", help="e.g. incidental or curve=2,general=1 (default: the default mix)"
+    )
+    parser.add_argument("--backgrounds", nargs="*", default=[], help="extra background picture folders")
     args = parser.parse_args()
     config = {"lang": args.lang, "height": args.height, "width": args.width, "seed": args.seed}
+    if args.categories:
+        from scenetext.synth.config import parse_categories
+
+        config["categories"] = parse_categories(args.categories)
+    if args.backgrounds:
+        config["background_dirs"] = args.backgrounds
     machine = {"machine": platform.machine(), "cpus": os.cpu_count(), "load": os.getloadavg()[0]}
     print(json.dumps({**machine, **config}))
     for workers in args.workers:

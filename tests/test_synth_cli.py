@@ -12,7 +12,7 @@ from scenetext.cli.main import app
 from scenetext.data.charset import Charset
 from scenetext.data.lmdb_store import LmdbReader, find_lmdbs
 from scenetext.data.preprocess import load_image
-from scenetext.synth.config import CATEGORIES
+from scenetext.synth.config import UNION14M_CATEGORIES
 
 runner = CliRunner()
 
@@ -60,8 +60,8 @@ def test_benchmark_writes_one_lmdb_per_category(tmp_path):
     )
     assert result.exit_code == 0, result.output
     found = sorted(p.name for p in find_lmdbs(tmp_path))
-    assert found == sorted(CATEGORIES)
-    assert all(len(LmdbReader(tmp_path / name)) == 2 for name in CATEGORIES)
+    assert found == sorted(UNION14M_CATEGORIES)
+    assert all(len(LmdbReader(tmp_path / name)) == 2 for name in UNION14M_CATEGORIES)
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from scenetext.errors import ScenetextError
-from scenetext.synth.config import CATEGORIES, SynthConfig, parse_categories
+from scenetext.synth.config import UNION14M_CATEGORIES, SynthConfig, parse_categories
 
 
 def test_from_dict_rejects_unknown_key_in_one_line():
@@ -44,4 +44,4 @@ def test_parse_categories():
     assert parse_categories("curve=2, salient=0.5") == {"curve": 2.0, "salient": 0.5}
     with pytest.raises(ScenetextError, match="unknown category"):
         parse_categories("bent")
-    assert set(SynthConfig().categories) == set(CATEGORIES)
+    assert set(SynthConfig().categories) == set(UNION14M_CATEGORIES)

@@ -11,7 +11,7 @@ import typer
 
 CATEGORIES_HELP = (
     "Categories and weights, e.g. 'curve,general' or 'curve=2,general=1' "
-    "(general, curve, multi-oriented, artistic, contextless, salient, multi-words)."
+    "(general, curve, multi-oriented, artistic, contextless, salient, multi-words, incidental)."
 )
 
 
@@ -219,6 +219,54 @@ def register(app: typer.Typer) -> None:
                     **extra,
                 )
             _print_summary(summaries)
+
+    @synth_app.command("backgrounds")
+    def backgrounds_command(
+        output: Annotated[Path, typer.Option("--output", help="Folder for the patches (JPEG).")],
+        svt: Annotated[
+            list[Path] | None, typer.Option("--svt", help="SVT XML annotations (e.g. train.xml); repeatable.")
+        ] = None,
+        ic13: Annotated[
+            list[Path] | None,
+            typer.Option("--ic13", help="ICDAR 2013 set folder with gt/ and images/; repeatable."),
+        ] = None,
+        include_list: Annotated[
+            Path | None, typer.Option("--include-list", help="Use only these photos (names, one a line).")
+        ] = None,
+        exclude_list: Annotated[
+            Path | None, typer.Option("--exclude-list", help="Never use these photos (names, one a line).")
+        ] = None,
+        per_photo: Annotated[int, typer.Option("--per-photo", help="Patches cut from each photo.")] = 20,
+        seed: Annotated[int, typer.Option("--seed", help="Same seed, same patches.")] = 0,
+        overwrite: Annotated[
+            bool, typer.Option("--overwrite", help="Replace a folder this command wrote before.")
+        ] = False,
+    ) -> None:
+        """Background patches from annotated photos, their word boxes painted out (for --backgrounds).
+
+        A photo name in the lists is the annotation's (img/14_03.jpg, images/img_1.png) or the file name;
+        a listed name that matches no photo is an error."""
+        from scenetext.errors import ScenetextError
+        from scenetext.synth import photo_backgrounds as pb
+
+        with _user_errors():
+            if not svt and not ic13:
+                raise ScenetextError("synth backgrounds needs --svt FILE or --ic13 DIR")
+            photos = [p for path in svt or [] for p in pb.read_svt(path)]
+            photos += [p for path in ic13 or [] for p in pb.read_ic13(path)]
+            include = pb.read_name_list(include_list) if include_list is not None else None
+            exclude = pb.read_name_list(exclude_list) if exclude_list is not None else []
+            chosen = pb.select(photos, include, exclude)
+            pb.check_request(chosen, per_photo)
+            with _progress() as progress:
+                task = progress.add_task("painting out text", total=len(chosen))
+                summary = pb.write_backgrounds(
+                    chosen, output, per_photo, seed, overwrite, lambda n: progress.advance(task, n)
+                )
+            typer.echo(
+                f"wrote {summary.patches} patches from {summary.photos} of {len(photos)} photos "
+                f"({summary.boxes} word boxes painted out) to {output}"
+            )
 
     @synth_app.command("fonts")
     def list_fonts(

@@ -1,4 +1,5 @@
-"""The hard-case categories, mirroring the Union14M-Benchmark subsets: each draws what text to render, which
+"""The hard-case categories, mirroring the Union14M-Benchmark subsets (plus ICDAR 2015-style incidental
+text): each draws what text to render, which
 font styles to prefer and a :class:`Style` (layout, warps, decoration, clutter, camera effects)."""
 
 from __future__ import annotations
@@ -152,6 +153,48 @@ def multi_words(lang: str, rng: np.random.Generator) -> Plan:
     return Plan("phrase", REGULAR_KINDS[lang], style)
 
 
+def incidental(lang: str, rng: np.random.Generator) -> Plan:
+    """ICDAR 2015-style incidental text, caught in passing by a wearable camera: often small (captured at
+    0.4 to 0.8 of the output size, then enlarged), out of focus or moving, seen at an angle,
+    unevenly lit, partly hidden, JPEG-compressed, and cropped tightly from running text, so neighbouring
+    words and lines show cut off at the crop's edges."""
+    severity = 0.6 if lang == "zh" else 1.0
+    style = Style()
+    style.rotation = float(np.clip(rng.normal(0, 7), -25, 25))
+    if rng.random() < 0.7:
+        style.perspective = float(rng.uniform(0.03, 0.2))
+    if rng.random() < 0.25:
+        style.shear = float(rng.uniform(-0.3, 0.3))
+    style = _decoration(style, rng, 0.1)
+    style.pad_x = (0.0, 0.45)
+    style.pad_y = (0.0, 0.15)
+    style.neighbours = (bool(rng.random() < 0.3), bool(rng.random() < 0.3))
+    style.distractors = int(rng.integers(1, 3)) if rng.random() < 0.3 else 0
+    style.occlusion = bool(rng.random() < 0.2)
+    style.lighting = float(rng.uniform(0.15, 0.5)) if rng.random() < 0.6 else 0.0
+    # Blur amounts are drawn in output pixels and applied at capture size (divided by the enlargement),
+    # so a small capture does not multiply them.
+    scale = 1.0
+    if rng.random() < 0.6:
+        scale = float(np.exp(rng.uniform(np.log(1.25), np.log(1.25 + 1.35 * severity))))
+        style.upsample = scale
+    soften = rng.random()
+    if soften < 0.35:
+        radius = float(rng.uniform(0.7, 0.7 + 1.0 * severity)) / scale
+        style.defocus = radius if radius >= 0.5 else 0.0  # a smaller disk is no blur at all
+    elif soften < 0.6:
+        style.motion_blur = int(round(rng.uniform(3, 3 + 4 * severity) / scale))
+    elif soften < 0.8:
+        style.blur = float(rng.uniform(0.4, 0.4 + 0.8 * severity)) / scale
+    if rng.random() < 0.5:
+        style.noise = float(rng.uniform(2, 2 + 6 * severity))
+    if rng.random() < 0.7:
+        style.jpeg = int(rng.integers(int(20 + 30 * (1 - severity)), 76))
+    style.background = "photo" if rng.random() < 0.6 else None
+    text_kind = "word" if rng.random() < 0.85 else "structured"
+    return Plan(text_kind, REGULAR_KINDS[lang], style, upper=lang == "en" and rng.random() < 0.3)
+
+
 PLANNERS = {
     "general": general,
     "curve": curve,
@@ -160,4 +203,5 @@ PLANNERS = {
     "contextless": contextless,
     "salient": salient,
     "multi-words": multi_words,
+    "incidental": incidental,
 }

@@ -7,7 +7,19 @@ from typing import Any
 
 from scenetext.errors import ScenetextError
 
-CATEGORIES = ("general", "curve", "multi-oriented", "artistic", "contextless", "salient", "multi-words")
+# The Union14M-Benchmark hard cases: the synthetic challenge benchmark has one set per category of these.
+UNION14M_CATEGORIES = (
+    "general",
+    "curve",
+    "multi-oriented",
+    "artistic",
+    "contextless",
+    "salient",
+    "multi-words",
+)
+# incidental (ICDAR 2015-style camera captures) is opt-in: not in the default mix, so existing recipes and
+# the benchmark keep their samples.
+CATEGORIES = (*UNION14M_CATEGORIES, "incidental")
 LANGS = ("en", "zh")
 
 DEFAULT_MIX = {

@@ -1,9 +1,12 @@
 """Image operations of the renderer: geometric warps of the text layers (arc and sine curves, elastic
-distortion, rotation with perspective), layer effects (border, shadow, extrusion) and camera effects
-(blur, motion blur, noise, low resolution, JPEG artefacts). All randomness comes from the caller's Generator.
+distortion, rotation with perspective), layer effects (border, shadow, extrusion), scene effects (uneven
+lighting, occluders) and camera effects (blur, defocus, motion blur, noise, low resolution, JPEG artefacts).
+All randomness comes from the caller's Generator.
 """
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -128,6 +131,83 @@ def motion_blur(image: np.ndarray, length: int, angle_deg: float) -> np.ndarray:
     kernel = cv2.warpAffine(kernel, rot, (length, length))
     kernel /= max(float(kernel.sum()), 1e-6)
     return cv2.filter2D(image, -1, kernel)
+
+
+@lru_cache(maxsize=64)
+def _disk(radius: float) -> np.ndarray:
+    """Normalised disk kernel with an anti-aliased rim (``radius`` rounded to 0.1 px by the caller)."""
+    half = int(np.ceil(radius))
+    yy, xx = np.mgrid[-half : half + 1, -half : half + 1].astype(np.float32)
+    kernel = np.clip(radius + 0.5 - np.sqrt(xx * xx + yy * yy), 0, 1)
+    return kernel / kernel.sum()
+
+
+def defocus(image: np.ndarray, radius: float) -> np.ndarray:
+    """Out-of-focus blur: a disk kernel (a lens's circle of confusion), flatter-edged than a Gaussian."""
+    return cv2.filter2D(image, -1, _disk(round(max(radius, 0.5), 1)))
+
+
+def uneven_light(image: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
+    """Illumination that varies over the image: a brightness ramp or a light spot, a colour cast, and in
+    some draws glare (a blend towards a bright haze colour, which also lowers the text's contrast)."""
+    h, w = image.shape[:2]
+    side = float(max(h, w))
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    if rng.random() < 0.5:
+        angle = rng.uniform(0, 2 * np.pi)
+        ramp = (xx - w / 2) * np.cos(angle) + (yy - h / 2) * np.sin(angle)
+        gain = 1 + strength * ramp / (side / 2)
+    else:
+        cx, cy = rng.uniform(-0.2, 1.2) * w, rng.uniform(-0.5, 1.5) * h
+        sigma = rng.uniform(0.3, 1.0) * side
+        spot = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * sigma * sigma))
+        gain = 1 - 0.6 * strength + 1.2 * strength * spot
+    cast = 1 + rng.uniform(-0.15, 0.15, size=3).astype(np.float32) * strength
+    out = image.astype(np.float32) * (np.maximum(gain, 0.15)[..., None] * cast)
+    if rng.random() < 0.25:
+        haze = rng.uniform(170, 255) + rng.uniform(-20, 20, size=3)
+        out += (haze.astype(np.float32) - out) * float(rng.uniform(0.1, 0.4) * strength)
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def occlude(
+    image: np.ndarray, rng: np.random.Generator, text_box: tuple[int, int, int, int], colour: np.ndarray
+) -> np.ndarray:
+    """Something in front of the text hiding a small part of it: a thin pole across the line, or an object
+    entering from one end (at most about half a letter) or from the top or bottom edge.
+    ``text_box`` is (top, bottom, left, right) of the text at image size."""
+    h, w = image.shape[:2]
+    top, bottom, left, right = text_box
+    line_h = max(bottom - top, 1)
+    kind = rng.random()
+    if kind < 0.4:  # pole or wire, slightly slanted
+        width = max(1.0, line_h * rng.uniform(0.05, 0.14))
+        x = rng.uniform(left, right)
+        lean = rng.uniform(-0.25, 0.25) * h
+        points = [(x - lean, 0), (x + width - lean, 0), (x + width + lean, h), (x + lean, h)]
+    elif kind < 0.75:  # an object at one end of the line
+        reach = line_h * rng.uniform(0.1, 0.35)
+        cx = left + reach - line_h if rng.random() < 0.5 else right - reach + line_h
+        cy = rng.uniform(top, bottom)
+        points = _ellipse(cx, cy, line_h, rng.uniform(0.8, 2.0) * line_h, rng)
+    else:  # an edge along the top or bottom, hiding a band of the glyphs
+        depth = line_h * rng.uniform(0.08, 0.22)
+        y = top + depth if rng.random() < 0.5 else bottom - depth
+        far = -h if y < (top + bottom) / 2 else 2 * h
+        slope = rng.uniform(-0.05, 0.05) * line_h  # the edge is nearly level
+        points = [(-1, y - slope), (w + 1, y + slope), (w + 1, far), (-1, far)]
+    out = image.copy()
+    polygon = np.round(np.array(points, np.float32) * 4).astype(np.int32)  # 2 fractional bits
+    cv2.fillPoly(out, [polygon], colour.tolist(), lineType=cv2.LINE_AA, shift=2)
+    return out
+
+
+def _ellipse(
+    cx: float, cy: float, rx: float, ry: float, rng: np.random.Generator
+) -> list[tuple[float, float]]:
+    angles = np.linspace(0, 2 * np.pi, 16, endpoint=False)
+    wobble = rng.uniform(0.85, 1.15, size=angles.size)
+    return [(cx + rx * r * np.cos(a), cy + ry * r * np.sin(a)) for a, r in zip(angles, wobble, strict=True)]
 
 
 def gaussian_noise(image: np.ndarray, rng: np.random.Generator, sigma: float) -> np.ndarray:

@@ -13,7 +13,7 @@ from scenetext.synth.backgrounds import BackgroundMaker
 from scenetext.synth.categories import PLANNERS
 from scenetext.synth.config import SynthConfig
 from scenetext.synth.corpus import Corpus, fit_label
-from scenetext.synth.fonts import FontLibrary, FontPicker
+from scenetext.synth.fonts import FontFace, FontLibrary, FontPicker
 from scenetext.synth.render import WordRenderer
 from scenetext.synth.sampling import weighted_index
 
@@ -92,12 +92,24 @@ class SynthGenerator:
                     continue
             distractors = [self.corpus.word(rng) for _ in range(plan.style.distractors)]
             distractors = [d for d in distractors if self.fonts.covers(face, d)]
-            image = self.renderer.render(text, face, plan.style, rng, distractors)
+            neighbours = ("", "")
+            if any(plan.style.neighbours):
+                neighbours = tuple(
+                    self._neighbour(rng, face, text) if on else "" for on in plan.style.neighbours
+                )
+            image = self.renderer.render(text, face, plan.style, rng, distractors, neighbours)
             return Sample(image, label, text, category, face.name)
         raise ScenetextError(
             f"synth: no text fitting charset {self.charset.name} and the installed fonts after {TEXT_TRIES} "
             f"tries (sample {index}, category {category})"
         )
+
+    def _neighbour(self, rng: np.random.Generator, face: FontFace, text: str) -> str:
+        """A word printed beside ``text`` in the same case; "" when the face cannot draw it."""
+        word = self.corpus.word(rng)
+        if text.isupper():
+            word = word.upper()
+        return word if self.fonts.covers(face, word) else ""
 
     def _text(self, kind: str, rng: np.random.Generator) -> str:
         if kind == "phrase":

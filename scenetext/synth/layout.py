@@ -18,6 +18,7 @@ from scenetext.synth.corpus import is_hanzi
 # Ligatures can merge letters into one glyph that reads differently ("ae" drawn as "æ"), so they are off;
 # kerning and contextual alternates stay on. Without libraqm Pillow's basic layout has no ligatures anyway.
 NO_LIGATURES = ["-liga", "-dlig", "-hlig", "-clig"]
+NEIGHBOUR_CHARS = 4  # letters of a neighbouring word that are drawn; a crop shows at most one or two
 
 
 def _features(font: ImageFont.FreeTypeFont) -> list[str] | None:
@@ -67,6 +68,54 @@ def horizontal(
     x0, x1 = (int(cols[0]), int(cols[-1]) + 1) if cols.size else (ox, ox + 1)
     guide[oy + zone_top : oy + zone_bottom, x0:x1] = 255
     return ink, guide
+
+
+def neighbours(
+    font: ImageFont.FreeTypeFont,
+    ink: np.ndarray,
+    guide: np.ndarray,
+    cjk: bool,
+    left: str,
+    right: str,
+    gap: float,
+    keep: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Words on the same baseline ``gap`` pixels before and after a :func:`horizontal` line, on a third
+    layer (the crop is set by the main line alone, so only the neighbours' nearest letters show, cut by the
+    crop edge as in detector crops of running text). Only their NEIGHBOUR_CHARS letters and ``keep`` pixels
+    nearest the line are drawn: the rest could never be inside the crop. Returns the three layers on a
+    canvas grown to fit."""
+    rows, cols = np.flatnonzero(guide.any(axis=1)), np.flatnonzero(guide.any(axis=0))
+    baseline = int(rows[0]) - zone(font, cjk)[0]
+    placed = []  # (x, y, mask) in canvas coordinates of the current line
+    for word, before in ((left[-NEIGHBOUR_CHARS:], True), (right[:NEIGHBOUR_CHARS], False)):
+        if not word:
+            continue
+        mask, _, dy = _mask(font, word)
+        inked = np.flatnonzero(mask.any(axis=0))
+        if inked.size == 0:
+            continue
+        if before:
+            mask = mask[:, max(int(inked[-1]) + 1 - keep, 0) : int(inked[-1]) + 1]
+            x = int(cols[0]) - int(round(gap)) - mask.shape[1]
+        else:
+            mask = mask[:, int(inked[0]) : int(inked[0]) + keep]
+            x = int(cols[-1]) + 1 + int(round(gap))
+        placed.append((x, baseline + dy, mask))
+    h, w = ink.shape
+    pad_left = max([0] + [-x for x, _, _ in placed])
+    pad_right = max([0] + [x + m.shape[1] - w for x, _, m in placed])
+    pad_top = max([0] + [-y for _, y, _ in placed])
+    pad_bottom = max([0] + [y + m.shape[0] - h for _, y, m in placed])
+    widths = ((pad_top, pad_bottom), (pad_left, pad_right))
+    ink, guide = np.pad(ink, widths), np.pad(guide, widths)
+    others = np.zeros_like(ink)
+    for x, y, mask in placed:
+        region = others[
+            y + pad_top : y + pad_top + mask.shape[0], x + pad_left : x + pad_left + mask.shape[1]
+        ]
+        np.maximum(region, mask, out=region)
+    return ink, guide, others
 
 
 def vertical(

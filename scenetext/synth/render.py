@@ -40,11 +40,19 @@ class Style:
     fill: str = "solid"  # solid | gradient | texture
     background: str | None = None  # None lets the background maker choose
     distractors: int = 0  # other words around the main one (partly cut by the crop)
+    neighbours: tuple[bool, bool] = (
+        False,
+        False,
+    )  # same-line words before/after (horizontal), cut by the crop
     clutter: int = 0  # lines, boxes and blobs drawn on the background
     pad_x: tuple[float, float] = (0.05, 0.3)  # padding at both ends of the line, fraction of its height
     pad_y: tuple[float, float] = (0.04, 0.2)  # padding on both sides of the line
-    blur: float = 0.0  # Gaussian sigma at output size
-    motion_blur: int = 0  # kernel length at output size
+    occlusion: bool = False  # something in front hides a small part of the text
+    lighting: float = 0.0  # uneven illumination (ramp or spot, colour cast, glare), strength 0-1
+    upsample: float = 0.0  # captured at 1/upsample of the output size: the effects below happen there
+    blur: float = 0.0  # Gaussian sigma at output (or capture) size
+    defocus: float = 0.0  # disk blur radius at output (or capture) size
+    motion_blur: int = 0  # kernel length at output (or capture) size
     noise: float = 0.0  # Gaussian noise sigma (0-255 scale)
     low_res: float = 0.0  # downscale factor before upscaling back (>1 to apply)
     jpeg: int = 0  # JPEG quality (0 = none)
@@ -76,7 +84,10 @@ class WordRenderer:
         style: Style,
         rng: np.random.Generator,
         distractor_texts: Sequence[str] = (),
+        neighbour_texts: tuple[str, str] = ("", ""),
     ) -> np.ndarray:
+        """``neighbour_texts`` are the words before and after the line (drawn for horizontal layouts whose
+        style asks for neighbours; an empty string draws none on that side)."""
         cjk = layout.is_cjk_text(text)
         ref_px = self.height * RENDER_SCALE * (0.78 if cjk else 0.62)
         size = max(8, int(round(ref_px / max(face.cap_ratio, 0.2))))
@@ -87,7 +98,13 @@ class WordRenderer:
         else:
             ink, guide = layout.horizontal(font, text, style.spacing, cjk, margin)
         line_px = int((guide.any(axis=0) if style.layout == "vertical" else guide.any(axis=1)).sum())
-        layers = np.dstack([ink, guide])
+        if style.layout == "horizontal" and any(style.neighbours) and any(neighbour_texts):
+            gap = max(font.getlength(" "), 0.25 * size) * rng.uniform(1.0, 1.6)
+            wanted = zip(neighbour_texts, style.neighbours, strict=True)
+            left, right = (word if on else "" for word, on in wanted)
+            layers = np.dstack(layout.neighbours(font, ink, guide, cjk, left, right, gap, keep=2 * line_px))
+        else:
+            layers = np.dstack([ink, guide])
         layers = self._warp(layers, style, ref_px, rng)
         return self._compose(layers, style, ref_px, line_px, rng, face, distractor_texts)
 
@@ -158,10 +175,14 @@ class WordRenderer:
         y0, y1, x0, x1, tall = self._crop_box(guide, ink, style, ref_px, rng)
         ih, iw = ink.shape
         pad = max(0, -y0, -x0, y1 - ih, x1 - iw)
+        neighbours = layers[..., 2] if layers.shape[2] > 2 else None
         if pad:
             ink = cv2.copyMakeBorder(ink, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+            if neighbours is not None:
+                neighbours = cv2.copyMakeBorder(neighbours, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
             y0, y1, x0, x1 = y0 + pad, y1 + pad, x0 + pad, x1 + pad
-        crop = ink[y0:y1, x0:x1]
+        main = ink[y0:y1, x0:x1]
+        crop = main if neighbours is None else np.maximum(main, neighbours[y0:y1, x0:x1])
         out_h, out_w = self._output_size(y1 - y0, x1 - x0, tall, line_px)
 
         # Effects that need render resolution: border, extrusion, shadow (offsets in render pixels).
@@ -212,7 +233,21 @@ class WordRenderer:
         if outline_a is not None:
             image = _blend(image, self._contrasting(rng, luminance(colour), self.min_contrast), outline_a)
         image = _blend(image, self._fill(style, colour, bg_lum, rng, out_h, out_w), fill_a)
-        return self._camera(np.clip(image, 0, 255).astype(np.uint8), style, rng)
+        image = np.clip(image, 0, 255).astype(np.uint8)
+        if style.occlusion:
+            inked = main > 40  # the main line's extent, without neighbours
+            rows, cols = np.flatnonzero(inked.any(axis=1)), np.flatnonzero(inked.any(axis=0))
+            if rows.size:
+                sy, sx = out_h / (y1 - y0), out_w / (x1 - x0)
+                box = (
+                    int(rows[0] * sy),
+                    int((rows[-1] + 1) * sy),
+                    int(cols[0] * sx),
+                    int((cols[-1] + 1) * sx),
+                )
+                occluder = self._contrasting(rng, float(luminance(colour)), 40)
+                image = effects.occlude(image, rng, box, occluder)
+        return self._camera(image, style, rng)
 
     def _contrasting(
         self, rng: np.random.Generator, against: float, floor: float, dark: bool | None = None
@@ -311,16 +346,29 @@ class WordRenderer:
         return np.asarray(canvas).astype(np.float32)
 
     def _camera(self, image: np.ndarray, style: Style, rng: np.random.Generator) -> np.ndarray:
+        """Scene lighting, then the capture: with ``upsample``, blur, noise and JPEG act on the small image
+        a camera would have recorded, which is then enlarged, as a detector's crop of distant text is."""
+        if style.lighting > 0:
+            image = effects.uneven_light(image, rng, style.lighting)
+        out_h, out_w = image.shape[:2]
+        if style.upsample > 1:
+            small = (max(2, round(out_w / style.upsample)), max(2, round(out_h / style.upsample)))
+            image = cv2.resize(image, small, interpolation=cv2.INTER_AREA)
         if style.low_res > 1:
             image = effects.low_resolution(image, style.low_res)
         if style.motion_blur >= 3:
             image = effects.motion_blur(image, style.motion_blur, rng.uniform(0, 180))
         if style.blur > 0:
             image = effects.gaussian_blur(image, style.blur)
+        if style.defocus > 0:
+            image = effects.defocus(image, style.defocus)
         if style.noise > 0:
             image = effects.gaussian_noise(image, rng, style.noise)
         if style.jpeg:
             image = effects.jpeg(image, style.jpeg)
+        if style.upsample > 1:
+            interpolation = cv2.INTER_CUBIC if rng.random() < 0.5 else cv2.INTER_LINEAR
+            image = cv2.resize(image, (out_w, out_h), interpolation=interpolation)
         return image
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from multiprocessing.pool import Pool
 from pathlib import Path
 
-from scenetext.synth.config import CATEGORIES, SynthConfig
+from scenetext.synth.config import UNION14M_CATEGORIES, SynthConfig
 from scenetext.synth.generator import SynthGenerator, encode_png
 
 BENCHMARK_SEED = 20240601
@@ -134,7 +134,7 @@ def benchmark_configs(lang: str, seed: int = BENCHMARK_SEED, **overrides) -> dic
     """One config per category, each with its own seed so categories do not share their words."""
     return {
         name: SynthConfig(lang=lang, seed=seed + 1000 * k, categories={name: 1.0}, **overrides)
-        for k, name in enumerate(CATEGORIES)
+        for k, name in enumerate(UNION14M_CATEGORIES)
     }
 
 
