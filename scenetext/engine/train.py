@@ -18,6 +18,7 @@ import logging
 import re
 import sys
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -261,9 +262,16 @@ def _strategy(config: Config) -> Any:
 
 
 def train(
-    config: Config, resume: str | None = None, recipe_dir: Path | None = None, progress: bool | None = None
+    config: Config,
+    resume: str | None = None,
+    recipe_dir: Path | None = None,
+    progress: bool | None = None,
+    extra_callbacks: Sequence[Any] = (),
 ) -> TrainResult:
-    """Train ``config`` (or continue the run at ``resume``); returns where the results are."""
+    """Train ``config`` (or continue the run at ``resume``); returns where the results are.
+
+    ``extra_callbacks`` are more Lightning callbacks (the GPU kit's timed weights and throughput figures).
+    """
     import lightning as L
     from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
     from lightning.pytorch.callbacks.weight_averaging import EMAWeightAveraging
@@ -361,6 +369,7 @@ def train(
     ]
     if use_rich:
         callbacks.append(RunProgressBar())
+    callbacks += list(extra_callbacks)
     trainer = L.Trainer(
         default_root_dir=run_dir,
         max_steps=tc.max_steps if tc.max_steps is not None else -1,
