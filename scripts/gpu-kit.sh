@@ -7,8 +7,9 @@
 #
 # build writes kit/ (carried to the GPU machine: name it in the device tool's `carry`) and kit-dry/ (the
 # dry run's cp311 wheels); both are git-ignored. run installs the kit's wheels into a fresh temporary target
-# (PYTHONPATH, nothing else touched), trains, writes $OUT/{checkpoint,artifact,samples}/ and $OUT/stats.json,
-# then reads the rendered samples back with `scenetext read --model $OUT/artifact`. On the GPU machine:
+# (PYTHONPATH, nothing else touched), trains, writes $OUT/{checkpoint,artifact}/, $OUT/stats.json and
+# $OUT/log.txt (six files: the device tool returns at most eight), then reads a few rendered samples back
+# with `scenetext read --model $OUT/artifact`. On the GPU machine:
 #   device run: command "scripts/gpu-kit.sh run", carry ["kit"], timeout_s 540
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +21,7 @@ build)
     exec "${PYTHON:-python}" scripts/gpu_kit.py build "$@"
     ;;
 run)
+    start=$SECONDS
     dry=0
     for arg in "$@"; do [[ "$arg" == --dry ]] && dry=1; done
     kit="${KIT:-kit}"
@@ -35,16 +37,18 @@ run)
             { echo "gpu-kit error: nvidia-smi failed (no GPU here? use --dry)" >&2; exit 1; }
     fi
     ls "$wheels"/*.whl >/dev/null 2>&1 || { echo "gpu-kit error: no wheels in $wheels (run build first)" >&2; exit 1; }
-    site="$(mktemp -d "${TMPDIR:-/tmp}/gpu-kit-site.XXXXXX")"
-    trap 'rm -rf "$site"' EXIT
-    start=$SECONDS
+    work="$(mktemp -d "${TMPDIR:-/tmp}/gpu-kit.XXXXXX")"
+    trap 'rm -rf "$work"' EXIT
+    site="$work/site"
     "$python" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$site" "$wheels"/*.whl
-    echo "[gpu-kit] wheels installed into $site in $((SECONDS - start)) s"
+    echo "[gpu-kit] wheels installed into $site ($((SECONDS - start)) s so far)"
     export PYTHONPATH="$site:$PWD" PYTHONUNBUFFERED=1
     mkdir -p "$OUT"
-    "$python" scripts/gpu_kit.py run --kit "$kit" --site "$site" "$@" 2>&1 | tee "$OUT/log.txt"
-    echo "[gpu-kit] scenetext read --model $OUT/artifact (the rendered samples):"
-    "$python" -m scenetext.cli.main read --model "$OUT/artifact" "$OUT/samples"
+    "$python" scripts/gpu_kit.py run --kit "$kit" --site "$site" --samples "$work/samples" "$@" 2>&1 |
+        tee "$OUT/log.txt"
+    echo "[gpu-kit] scenetext read --model $OUT/artifact (the rendered samples; their labels are logged above):"
+    "$python" -m scenetext.cli.main read --model "$OUT/artifact" "$work/samples"
+    echo "[gpu-kit] finished in $((SECONDS - start)) s"
     ;;
 *)
     echo "usage: scripts/gpu-kit.sh build [options] | run [--dry] [options]  (see scripts/gpu_kit.py --help)" >&2

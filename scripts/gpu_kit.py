@@ -309,14 +309,21 @@ def build_backgrounds(kit: Path, dirs: list[str], limit: int, exclude: list[Path
 
 def build_real(kit: Path, real: Path, scratch: Path, height: int, fixed_width: int | None) -> dict[str, int]:
     """The real training crops, held-out records removed exactly as scripts/split_lmdb.py selects them
-    (--val-fraction 0.1 --seed 0), re-encoded as JPEG at ``height`` (natural aspect, or ``fixed_width``)."""
+    (--val-fraction 0.1 --seed 0), re-encoded as JPEG at ``height`` (natural aspect, or ``fixed_width``).
+
+    They travel as uncompressed zip files (crop JPEGs plus labels.json), which `run` turns back into LMDBs:
+    an LMDB of 1-2 KB records is about twice the size of its payload (half-empty pages).
+    """
+    import zipfile
+
     import cv2
     import numpy as np
 
     from scenetext.data.importers import create_lmdb
-    from scenetext.data.lmdb_store import LmdbReader, LmdbWriter
+    from scenetext.data.lmdb_store import LmdbReader
 
     counts: dict[str, int] = {}
+    (kit / "real").mkdir()
     for name, fmt, listing in REAL_SETS:
         source = real / listing
         if not source.is_file():
@@ -326,7 +333,8 @@ def build_real(kit: Path, real: Path, scratch: Path, height: int, fixed_width: i
         split = [sys.executable, str(REPO / "scripts/split_lmdb.py"), str(full), str(train), str(val)]
         subprocess.run([*split, "--val-fraction", "0.1", "--seed", "0"], check=True, capture_output=True)
         reader = LmdbReader(train)
-        with LmdbWriter(kit / "real" / name) as writer:
+        labels = []
+        with zipfile.ZipFile(kit / "real" / f"{name}.zip", "w", zipfile.ZIP_STORED) as archive:
             for index in range(len(reader)):
                 data, label = reader.read(index)
                 image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
@@ -337,10 +345,31 @@ def build_real(kit: Path, real: Path, scratch: Path, height: int, fixed_width: i
                 interpolation = cv2.INTER_AREA if h > height else cv2.INTER_CUBIC
                 small = cv2.resize(image, (width, height), interpolation=interpolation)
                 ok, encoded = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 90])
-                writer.add(encoded.tobytes(), label)
+                archive.writestr(f"{index:06d}.jpg", encoded.tobytes())
+                labels.append(label)
+            archive.writestr("labels.json", json.dumps(labels, ensure_ascii=False))
         counts[name] = len(reader)
         counts[f"{name}_held_out"] = len(LmdbReader(val))
     return counts
+
+
+def unpack_real(kit: Path, dest: Path) -> int:
+    """The kit's real crops as LMDBs under ``dest`` (one per set), the training source's roots."""
+    import zipfile
+
+    from scenetext.data.lmdb_store import LmdbWriter
+
+    total = 0
+    for archive_path in sorted((kit / "real").glob("*.zip")):
+        with zipfile.ZipFile(archive_path) as archive:
+            labels = json.loads(archive.read("labels.json"))
+            with LmdbWriter(dest / archive_path.stem) as writer:
+                for index, label in enumerate(labels):
+                    writer.add(archive.read(f"{index:06d}.jpg"), label)
+        total += len(labels)
+    if not total:
+        raise KitError(f"{kit / 'real'}: no real crops in the kit")
+    return total
 
 
 def tree_mib() -> float:
@@ -441,8 +470,9 @@ def relocate_font_index(kit: Path, cache: Path) -> None:
     (cache / f"font-index-v{stored['version']}.json").write_text(json.dumps(entries))
 
 
-def kit_config(kit: Path, run_dir: Path, dry: bool, overrides: list[str]) -> Any:
-    """The kit's recipe with the kit's paths filled in (and tiny CPU settings for a dry run)."""
+def kit_config(kit: Path, real: Path, run_dir: Path, dry: bool, overrides: list[str]) -> Any:
+    """The kit's recipe with the kit's paths filled in (``real``: the unpacked real crops) and tiny CPU
+    settings for a dry run."""
     from scenetext.engine.config import apply_override, config_from_dict, parse_override, read_yaml
 
     data = read_yaml(kit / "recipe.yaml")
@@ -451,7 +481,7 @@ def kit_config(kit: Path, run_dir: Path, dry: bool, overrides: list[str]) -> Any
     data["data"]["val"] = []
     for source in data["data"]["train"]:
         if source.get("kind", "lmdb") == "lmdb":
-            source["roots"] = [str(kit / "real")]
+            source["roots"] = [str(real)]
         else:
             source.setdefault("synth", {}).setdefault("config", {}).update(
                 font_dirs=[str(kit / "fonts")],
@@ -675,15 +705,17 @@ def run(args: argparse.Namespace) -> None:
     scratch = Path(tempfile.mkdtemp(prefix="gpu-kit-run-"))
     os.environ["SCENETEXT_CACHE_DIR"] = str(scratch / "cache")
     relocate_font_index(kit, scratch / "cache")
-    config = kit_config(kit, scratch / "run", dry, args.set)
+    crops = unpack_real(kit, scratch / "real")
+    log(f"{crops} real training crops unpacked")
+    config = kit_config(kit, scratch / "real", scratch / "run", dry, args.set)
     built, gpu_rate = smoke(config, device, args.smoke_steps)
     log(
         f"smoke: {args.smoke_steps} steps of batch {config.data.batch_size} fine, "
         f"{gpu_rate:.0f} img/s on {device}"
     )
     synth = next(s for s in config.data.train if s.kind == "synth")
-    samples = scratch / "samples"
-    samples.mkdir()
+    samples = Path(args.samples) if args.samples else scratch / "samples"
+    samples.mkdir(parents=True, exist_ok=True)
     dataset = SynthDataset(preprocessor=None, **synth.synth)
     for i in range(4):
         sample = dataset.sample(i)
@@ -715,8 +747,9 @@ def run(args: argparse.Namespace) -> None:
     budget = sum(
         int(x) * m for x, m in zip(config.trainer.max_time.split(":"), (86400, 3600, 60, 1), strict=True)
     )
-    # At least enough steps for OneCycle's warm-up and annealing phases to hold a few steps each.
-    steps = max(40, int(0.9 * min(loader_rate, gpu_rate) * budget / config.data.batch_size))
+    # 0.8: Lightning's own per-step work is not in the smoke rate, and a schedule cut short by max_time ends
+    # at a high learning rate. At least enough steps for OneCycle's phases to hold a few steps each.
+    steps = max(40, int(0.8 * min(loader_rate, gpu_rate) * budget / config.data.batch_size))
     config.trainer.max_steps = steps
     log(
         f"trainer.max_steps {steps} (schedule over ~{budget} s at the slower rate), "
@@ -749,7 +782,6 @@ def run(args: argparse.Namespace) -> None:
         raise KitError("training ended without an exported artifact")
     shutil.rmtree(out / "artifact", ignore_errors=True)
     shutil.copytree(result.artifact, out / "artifact")
-    shutil.copytree(samples, out / "samples", dirs_exist_ok=True)
     elapsed = (monitor.ended or time.perf_counter()) - (monitor.started or time.perf_counter())
     stats = {
         "device": gpu if device == "cuda" else platform.processor() or "cpu",
@@ -805,6 +837,7 @@ def main() -> None:
     r.add_argument("--kit", default=str(REPO / "kit"))
     r.add_argument("--site", default=None, help="where gpu-kit.sh installed the wheels (checked)")
     r.add_argument("--out", default=None, help="output folder (default $OUT, else runs/gpu-kit[-dry])")
+    r.add_argument("--samples", default=None, help="where to write the rendered samples (read back last)")
     r.add_argument("--smoke-steps", type=int, default=None)
     r.add_argument("--probe-seconds", type=float, default=None)
     r.add_argument("--checkpoint-seconds", type=float, default=None)

@@ -81,9 +81,12 @@ def test_kit_config_points_every_source_at_the_kit(tmp_path):
     kit = tmp_path / "kit"
     kit.mkdir()
     (kit / "recipe.yaml").write_text((REPO / gpu_kit.DEFAULT_RECIPE).read_text())
-    config = gpu_kit.kit_config(kit, tmp_path / "runs" / "r", dry=True, overrides=["optim.lr=0.001"])
+    real_root = tmp_path / "real"
+    config = gpu_kit.kit_config(
+        kit, real_root, tmp_path / "runs" / "r", dry=True, overrides=["optim.lr=0.001"]
+    )
     real, synth = config.data.train
-    assert real.roots == [str(kit / "real")] and config.data.val == []
+    assert real.roots == [str(real_root)] and config.data.val == []
     assert synth.synth["config"]["font_dirs"] == [str(kit / "fonts")]
     assert synth.synth["config"]["vocabulary"] == str(kit / "vocabulary-en.txt")
     assert synth.synth["config"]["system_backgrounds"] is False
