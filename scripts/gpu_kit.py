@@ -803,7 +803,7 @@ def run(args: argparse.Namespace) -> None:
     (out / "stats.json").write_text(json.dumps(stats, indent=1) + "\n")
     log(
         f"done: {stats['steps']} steps in {stats['train_seconds']} s, {stats['images_per_second']} img/s, "
-        f"GPU utilisation {stats['gpu_utilisation_percent']}%, data wait {stats['data_wait_fraction']}, "
+        f"GPU utilisation {stats['gpu_utilisation_percent'] or 'n/a '}%, data wait {stats['data_wait_fraction']}, "
         f"final loss {stats['final_loss']}; artifact {out / 'artifact'}"
     )
     shutil.rmtree(scratch, ignore_errors=True)
