@@ -159,18 +159,21 @@ def check_requirements(wheels: list[Path], python: str) -> None:
                 raise KitError(f"{wheel.name} requires {requirement}, neither carried nor on the GPU machine")
 
 
-def check_wheels_import(wheels: list[Path], python: str) -> None:
-    """Install ``wheels`` into a fresh target under interpreter ``python`` and import the modules that need
-    nothing beyond the carried set (the others also need numpy/OpenCV, which the GPU machine holds)."""
+def check_wheels_import(wheels: list[Path], python: str, machine_wheels: list[Path]) -> list[str]:
+    """Install ``wheels`` into a fresh target under interpreter ``python`` and import them; returns the
+    modules imported. albumentations and albucore also need numpy, OpenCV, SciPy and PyYAML, which the GPU
+    machine holds: they are imported only when ``machine_wheels`` supplies those (cp312, not carried)."""
     with tempfile.TemporaryDirectory(prefix="gpu-kit-check-") as target:
         install = [python, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile"]
-        subprocess.run([*install, "--target", target, *map(str, wheels)], check=True, capture_output=True)
-        standalone = [m for m in WHEELS.values() if m not in ("albumentations", "albucore")]
-        code = f"import {', '.join(standalone)}; print('ok')"
+        every = [*map(str, wheels), *map(str, machine_wheels)]
+        subprocess.run([*install, "--target", target, *every], check=True, capture_output=True)
+        modules = [m for m in WHEELS.values() if machine_wheels or m not in ("albumentations", "albucore")]
+        code = f"import {', '.join(modules)}; print('ok')"
         env = {**os.environ, "PYTHONPATH": target, "PYTHONNOUSERSITE": "1"}
         result = subprocess.run([python, "-S", "-c", code], capture_output=True, text=True, env=env)
         if result.returncode:
             raise KitError(f"carried wheels do not import under {python}: {result.stderr.strip()[-300:]}")
+    return modules
 
 
 @functools.cache
@@ -416,8 +419,9 @@ def build(args: argparse.Namespace) -> None:
         wheels = download_wheels(kit / "wheels", "3.12")
         check_requirements(wheels, "3.12")
         if args.check_python:
-            check_wheels_import(wheels, args.check_python)
-            log(f"cp312 wheels install and import under {args.check_python}")
+            machine = sorted(Path(args.check_with).glob("*.whl")) if args.check_with else []
+            modules = check_wheels_import(wheels, args.check_python, machine)
+            log(f"cp312 wheels install under {args.check_python}; imported {', '.join(modules)}")
     if args.wheels in ("both", "cp311"):
         check_requirements(download_wheels(dry_kit / "wheels", "3.11"), "3.11")
     manifest["wheels"] = sorted(WHEELS)
@@ -803,7 +807,8 @@ def run(args: argparse.Namespace) -> None:
     (out / "stats.json").write_text(json.dumps(stats, indent=1) + "\n")
     log(
         f"done: {stats['steps']} steps in {stats['train_seconds']} s, {stats['images_per_second']} img/s, "
-        f"GPU utilisation {stats['gpu_utilisation_percent'] or 'n/a '}%, data wait {stats['data_wait_fraction']}, "
+        f"GPU utilisation {stats['gpu_utilisation_percent'] or 'n/a '}%, "
+        f"data wait {stats['data_wait_fraction']}, "
         f"final loss {stats['final_loss']}; artifact {out / 'artifact'}"
     )
     shutil.rmtree(scratch, ignore_errors=True)
@@ -830,6 +835,9 @@ def main() -> None:
     b.add_argument("--wheels", choices=("both", "cp312", "cp311", "none"), default="both")
     b.add_argument(
         "--check-python", default=None, help="a Python 3.12 to install and import the cp312 wheels with"
+    )
+    b.add_argument(
+        "--check-with", default=None, help="folder of cp312 numpy/opencv/scipy/pyyaml wheels for that check"
     )
     b.add_argument("--limit-mib", type=float, default=60.0)
     r = commands.add_parser("run", help="train from the kit (on the GPU machine, or --dry on a CPU)")
