@@ -674,6 +674,7 @@ def make_monitor(export: Any, every_s: float) -> Any:
 
 
 def run(args: argparse.Namespace) -> None:
+    import cv2
     import torch
 
     dry = args.dry
@@ -723,13 +724,12 @@ def run(args: argparse.Namespace) -> None:
     dataset = SynthDataset(preprocessor=None, **synth.synth)
     for i in range(4):
         sample = dataset.sample(i)
-        import cv2
-
         cv2.imwrite(str(samples / f"{i}.png"), cv2.cvtColor(sample.image, cv2.COLOR_RGB2BGR))
         log(f"rendered sample {i}: {sample.label!r} in {sample.font}")
     if dataset.generator.fonts.is_builtin:
         raise KitError("the synth engine fell back to Pillow's font: the kit's fonts were not found")
 
+    built.model.to("cpu")  # the smoke's copy; train() builds its own
     loader_rate = probe_loader(config, built, args.probe_seconds)
     bound = "data" if loader_rate < gpu_rate else "compute"
     reuse = (
@@ -739,14 +739,14 @@ def run(args: argparse.Namespace) -> None:
         f"loaders deliver {loader_rate:.0f} img/s, the {device} trains {gpu_rate:.0f} img/s: {bound}-bound; "
         f"each rendered batch is used {reuse} time(s)"
     )
-    extra = []
+    reuse_callbacks = []
     if reuse > 1:
         from scenetext.engine.datamodule import RecognitionDataModule
 
         # train() builds its own data module: wrap its training loader for this process only.
         plain_loader = RecognitionDataModule.train_dataloader
         RecognitionDataModule.train_dataloader = lambda self: RepeatedBatches(plain_loader(self), reuse)
-        extra.append(make_reuse(reuse, built.preprocess.normalize))
+        reuse_callbacks.append(make_reuse(reuse, built.preprocess.normalize))
         loader_rate *= reuse
     budget = sum(
         int(x) * m for x, m in zip(config.trainer.max_time.split(":"), (86400, 3600, 60, 1), strict=True)
@@ -780,7 +780,7 @@ def run(args: argparse.Namespace) -> None:
     sampler = GpuSampler()
     if device == "cuda":
         sampler.start()
-    result = train(config, progress=False, extra_callbacks=[*extra, monitor])
+    result = train(config, progress=False, extra_callbacks=[*reuse_callbacks, monitor])
     sampler.stop.set()
     if result.artifact is None:
         raise KitError("training ended without an exported artifact")
@@ -858,7 +858,7 @@ def main() -> None:
     if args.command == "build":
         args.backgrounds = args.backgrounds or ["/usr/share/gimp/2.0/patterns"]
     else:
-        defaults = (3, 3.0, 5.0) if args.dry else (12, 15.0, 60.0)
+        defaults = (3, 3.0, 5.0) if args.dry else (12, 10.0, 60.0)
         args.smoke_steps = args.smoke_steps or defaults[0]
         args.probe_seconds = args.probe_seconds or defaults[1]
         args.checkpoint_seconds = args.checkpoint_seconds or defaults[2]

@@ -93,3 +93,33 @@ def test_kit_config_points_every_source_at_the_kit(tmp_path):
     assert config.model.init_from == str(kit / "weights") and config.model.init_new_charset
     assert config.trainer.accelerator == "cpu" and config.data.batch_size == 8 and config.optim.lr == 0.001
     assert config.run.output_dir == str(tmp_path / "runs") and config.run.name == "r"
+
+
+def test_the_gpu_recipe_trains_bf16_on_one_gpu_for_seven_minutes(tmp_path):
+    kit = tmp_path / "kit"
+    kit.mkdir()
+    (kit / "recipe.yaml").write_text((REPO / gpu_kit.DEFAULT_RECIPE).read_text())
+    config = gpu_kit.kit_config(kit, tmp_path / "real", tmp_path / "runs" / "r", dry=False, overrides=[])
+    assert (config.trainer.accelerator, config.trainer.devices, config.trainer.precision) == (
+        "gpu",
+        1,
+        "bf16-mixed",
+    )
+    assert config.trainer.max_time == "00:00:07:00" and config.data.num_workers == 15
+    assert (
+        config.model.charset == "en94" and not config.data.label.lowercase and config.eval.protocol == "en94"
+    )
+    assert [s.ratio for s in config.data.train] == [0.25, 0.75]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
+def test_a_gpu_run_without_a_gpu_stops_at_once(tmp_path, monkeypatch, capsys):
+    kit = tmp_path / "kit"
+    kit.mkdir()
+    (kit / "MANIFEST.json").write_text(json.dumps({"modules": []}))
+    monkeypatch.setenv("OUT", str(tmp_path / "out"))
+    monkeypatch.setattr("sys.argv", ["gpu_kit.py", "run", "--kit", str(kit)])
+    with pytest.raises(SystemExit) as exit_info:
+        gpu_kit.main()
+    assert exit_info.value.code == 1
+    assert "gpu-kit error: no CUDA device visible to torch" in capsys.readouterr().err
