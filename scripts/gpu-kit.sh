@@ -40,7 +40,7 @@ run)
     work="$(mktemp -d "${TMPDIR:-/tmp}/gpu-kit.XXXXXX")"
     trap 'rm -rf "$work"' EXIT
     site="$work/site"
-    "$python" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$site" "$wheels"/*.whl
+    PIP_ROOT_USER_ACTION=ignore "$python" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$site" "$wheels"/*.whl
     echo "[gpu-kit] wheels installed into $site ($((SECONDS - start)) s so far)"
     export PYTHONPATH="$site:$PWD" PYTHONUNBUFFERED=1
     mkdir -p "$OUT"

@@ -461,9 +461,9 @@ def build(args: argparse.Namespace) -> None:
 # ---- run ------------------------------------------------------------------------------------------------
 
 
-def relocate_font_index(kit: Path, cache: Path) -> None:
+def relocate_font_index(kit: Path, cache: Path) -> int:
     """Write the kit's font index as the engine's cache, keyed by this machine's paths and file stamps (the
-    copy to the GPU machine keeps neither), so no loader worker indexes a font."""
+    copy to the GPU machine keeps neither), so no loader worker indexes a font; returns the file's mtime."""
     stored = json.loads((kit / "font-index.json").read_text())
     entries = {}
     for relative, faces in stored["files"].items():
@@ -471,7 +471,26 @@ def relocate_font_index(kit: Path, cache: Path) -> None:
         stat = path.stat()
         entries[str(path)] = {"stamp": [stat.st_size, int(stat.st_mtime)], "faces": faces}
     cache.mkdir(parents=True, exist_ok=True)
-    (cache / f"font-index-v{stored['version']}.json").write_text(json.dumps(entries))
+    index = cache / f"font-index-v{stored['version']}.json"
+    index.write_text(json.dumps(entries))
+    return index.stat().st_mtime_ns
+
+
+def check_rendering_from_kit(kit: Path, generator: Any, index_stamp: int) -> None:
+    """The synth engine drew on the kit alone: its fonts (from the prebuilt index, not re-indexed), its
+    backgrounds and its word list (wordfreq never imported)."""
+    fonts = str(kit / "fonts") + "/"
+    if generator.fonts.is_builtin or not all(f.path.startswith(fonts) for f in generator.fonts.faces):
+        raise KitError(f"the synth engine did not render with the kit's fonts only ({fonts})")
+    index = next(Path(os.environ["SCENETEXT_CACHE_DIR"]).glob("font-index-*.json"))
+    if index.stat().st_mtime_ns != index_stamp:
+        raise KitError("the kit's font index did not match its fonts: the engine indexed them again")
+    backgrounds = str(kit / "backgrounds") + "/"
+    pictures = [*generator.backgrounds.photos, *generator.backgrounds.textures]
+    if not pictures or not all(p.startswith(backgrounds) for p in pictures):
+        raise KitError(f"the synth engine's pictures do not all come from {backgrounds}")
+    if "wordfreq" in sys.modules:
+        raise KitError("wordfreq was imported: the kit's word list did not replace it")
 
 
 def kit_config(kit: Path, real: Path, run_dir: Path, dry: bool, overrides: list[str]) -> Any:
@@ -709,7 +728,7 @@ def run(args: argparse.Namespace) -> None:
 
     scratch = Path(tempfile.mkdtemp(prefix="gpu-kit-run-"))
     os.environ["SCENETEXT_CACHE_DIR"] = str(scratch / "cache")
-    relocate_font_index(kit, scratch / "cache")
+    index_stamp = relocate_font_index(kit, scratch / "cache")
     crops = unpack_real(kit, scratch / "real")
     log(f"{crops} real training crops unpacked")
     config = kit_config(kit, scratch / "real", scratch / "run", dry, args.set)
@@ -726,8 +745,7 @@ def run(args: argparse.Namespace) -> None:
         sample = dataset.sample(i)
         cv2.imwrite(str(samples / f"{i}.png"), cv2.cvtColor(sample.image, cv2.COLOR_RGB2BGR))
         log(f"rendered sample {i}: {sample.label!r} in {sample.font}")
-    if dataset.generator.fonts.is_builtin:
-        raise KitError("the synth engine fell back to Pillow's font: the kit's fonts were not found")
+    check_rendering_from_kit(kit, dataset.generator, index_stamp)
 
     built.model.to("cpu")  # the smoke's copy; train() builds its own
     loader_rate = probe_loader(config, built, args.probe_seconds)
