@@ -243,6 +243,9 @@ def build_fonts(kit: Path, dirs: list[str] | None, per_family: int, min_per_kind
                 target = folder / f"LICENCE-{licence.parent.name}-{licence.name}"
                 if not target.exists():
                     shutil.copyfile(licence, target)
+    unlicensed = sorted(d.name for d in out.iterdir() if d.is_dir() and not any(d.glob("LICENCE-*")))
+    if unlicensed:
+        log(f"warning: no licence file found for the fonts in {', '.join(unlicensed)}")
     (out / "SOURCES.tsv").write_text("family\tstyle\tsource\tfile\n" + "\n".join(sources) + "\n")
     # Index the subsets as the engine does, then store the index with paths relative to the kit.
     with tempfile.TemporaryDirectory(prefix="gpu-kit-fonts-") as cache:
