@@ -51,6 +51,7 @@ def _load_config(
     width: int | None,
     backgrounds: list[Path] | None,
     words: list[Path] | None,
+    vocabulary: Path | None = None,
 ):
     """A SynthConfig from an optional YAML/JSON file, with command-line flags taking precedence."""
     from scenetext.errors import ScenetextError
@@ -79,6 +80,7 @@ def _load_config(
         "width": width,
         "background_dirs": [str(p) for p in backgrounds] if backgrounds else None,
         "word_lists": [str(p) for p in words] if words else None,
+        "vocabulary": str(vocabulary) if vocabulary else None,
     }
     data.update({k: v for k, v in flags.items() if v is not None})
     return SynthConfig.from_dict(data)
@@ -157,6 +159,10 @@ def register(app: typer.Typer) -> None:
         words: Annotated[
             list[Path] | None, typer.Option("--words", help="Extra word list, one per line.")
         ] = None,
+        vocabulary: Annotated[
+            Path | None,
+            typer.Option("--vocabulary", help="Word list that replaces wordfreq (one per line)."),
+        ] = None,
         config: Annotated[
             Path | None, typer.Option("--config", help="YAML/JSON SynthConfig; flags override.")
         ] = None,
@@ -177,7 +183,7 @@ def register(app: typer.Typer) -> None:
 
                 raise ScenetextError(f"--count {count}: must be at least 1")
             cfg = _load_config(
-                config, lang, seed, categories, fonts, charset, height, width, backgrounds, words
+                config, lang, seed, categories, fonts, charset, height, width, backgrounds, words, vocabulary
             )
             generator = SynthGenerator(cfg)  # fails (fonts, charset, word lists) before the progress bar
             with _progress() as progress:

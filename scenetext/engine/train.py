@@ -21,6 +21,7 @@ import re
 import shutil
 import sys
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -400,12 +401,14 @@ def train(
     recipe_dir: Path | None = None,
     progress: bool | None = None,
     recipe: Config | None = None,
+    extra_callbacks: Sequence[Any] = (),
 ) -> TrainResult:
     """Train ``config`` (or continue the run at ``resume``); returns where the results are.
 
     Nothing is written into the run directory until training starts (config.yaml, and ``recipe``, the
     recipe file as read before overrides, as recipe.yaml), so a start that fails changes nothing there, and
-    a first start that fails before its first step leaves no run directory behind.
+    a first start that fails before its first step leaves no run directory behind. ``extra_callbacks`` are
+    more Lightning callbacks (the GPU kit's timed weights and throughput figures).
     """
     import lightning as L
     from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
@@ -521,6 +524,7 @@ def train(
     ]
     if use_rich:
         callbacks.append(RunProgressBar())
+    callbacks += list(extra_callbacks)
     trainer = L.Trainer(
         default_root_dir=run_dir,
         max_steps=tc.max_steps if tc.max_steps is not None else -1,

@@ -43,6 +43,8 @@ class SynthConfig:
     ``max_aspect``. ``categories`` maps category names to mix weights (normalised; zero drops a category).
     Empty ``font_dirs`` means the system font directories; empty ``background_dirs`` plus
     ``system_backgrounds`` means procedural backgrounds and the standard texture/wallpaper locations.
+    ``vocabulary`` is a word-list file (one word a line, most frequent first) that replaces the wordfreq
+    dictionary, so a machine without wordfreq renders the same kinds of words; ``word_lists`` still add to it.
     """
 
     lang: str = "en"
@@ -57,6 +59,7 @@ class SynthConfig:
     background_dirs: list[str] = field(default_factory=list)
     system_backgrounds: bool = True
     word_lists: list[str] = field(default_factory=list)
+    vocabulary: str | None = None
     min_contrast: float = 70.0
 
     def __post_init__(self) -> None:

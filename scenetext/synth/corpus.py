@@ -46,16 +46,29 @@ def _wordfreq_words(lang: str, count: int) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=8)
-def _dictionary(lang: str, charset: Charset, max_length: int) -> list[str]:
-    """The wordfreq words whose label fits ``charset`` (cached: several generators share one process)."""
+def _dictionary(lang: str, charset: Charset, max_length: int, vocabulary: str | None = None) -> list[str]:
+    """The dictionary words whose label fits ``charset`` (cached: several generators share one process):
+    wordfreq's top words, or those of a ``vocabulary`` file that replaces wordfreq."""
+    if vocabulary is not None:
+        raw = tuple(_read_word_list(vocabulary))
+    else:
+        raw = _wordfreq_words(lang, ZH_VOCAB if lang == "zh" else EN_VOCAB)
     if lang == "zh":
-        raw = _wordfreq_words("zh", ZH_VOCAB)
         words = [w for w in raw if 1 <= len(w) <= 12 and any(is_hanzi(c) for c in w)]
     else:
-        raw = _wordfreq_words("en", EN_VOCAB)
         words = [w for w in raw if w.isascii() and any(c.isalpha() for c in w)]
     fitted = ((w, fit_label(w, charset)) for w in words)
     return [w for w, label in fitted if label is not None and len(label) <= max_length]
+
+
+def export_vocabulary(lang: str, path: str | Path, count: int | None = None) -> int:
+    """Write wordfreq's top words for ``lang`` (as the engine draws them) to ``path``, one a line, as a
+    ``vocabulary`` file for machines without wordfreq; returns the number of words written."""
+    words = _wordfreq_words(lang, count or (ZH_VOCAB if lang == "zh" else EN_VOCAB))
+    # A word list is read line by line: words holding whitespace could not round-trip.
+    kept = [w for w in words if w.strip() and not any(c.isspace() for c in w)]
+    Path(path).write_text("".join(w + "\n" for w in kept), encoding="utf-8")
+    return len(kept)
 
 
 def _read_word_list(path: str) -> list[str]:
@@ -75,12 +88,17 @@ class Corpus:
     """Draws text for one language; every draw is a function of the given numpy Generator only."""
 
     def __init__(
-        self, lang: str, charset: Charset, word_lists: Sequence[str] = (), max_length: int = 25
+        self,
+        lang: str,
+        charset: Charset,
+        word_lists: Sequence[str] = (),
+        max_length: int = 25,
+        vocabulary: str | None = None,
     ) -> None:
         self.lang = lang
         self.charset = charset
         self.max_length = max_length
-        self.words = _dictionary(lang, charset, max_length)
+        self.words = _dictionary(lang, charset, max_length, vocabulary)
         self.user_words: list[str] = []
         for path in word_lists:
             self.user_words += [w for w in _read_word_list(path) if self._fits(w)]

@@ -53,7 +53,9 @@ class SynthGenerator:
                 "(install them with scripts/install-fonts.sh or pass --fonts DIR)"
             )
         self.picker = FontPicker(fonts, faces)
-        self.corpus = Corpus(config.lang, self.charset, config.word_lists, config.max_length)
+        self.corpus = Corpus(
+            config.lang, self.charset, config.word_lists, config.max_length, config.vocabulary
+        )
         self.backgrounds = BackgroundMaker(config.background_dirs, config.system_backgrounds)
         self.renderer = WordRenderer(
             fonts, self.backgrounds, config.height, config.width, config.max_aspect, config.min_contrast
