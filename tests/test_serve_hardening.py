@@ -22,6 +22,13 @@ from scenetext.serve.settings import ServeSettings
 TIMEOUT_S = 0.6
 
 
+@pytest.fixture(autouse=True)
+def scenetext_logs_reach_caplog(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A training test earlier in the session may have given the "scenetext" logger its own handler and
+    turned propagation off (the CLI's console set-up); these tests read the service's log through caplog."""
+    monkeypatch.setattr(logging.getLogger("scenetext"), "propagate", True)
+
+
 @pytest.fixture(scope="module")
 def recognizer(tmp_path_factory: pytest.TempPathFactory):
     return load_small_recognizer(tmp_path_factory.mktemp("serve-hardening"))
