@@ -10,7 +10,7 @@ import pytest
 from scenetext.inference import Recognizer
 from scenetext.models.names import WEIGHTS_DIR, builtin_names
 
-EXPECTED = {"default": ("en36", [32, 128]), "default-zh": ("zh", [32, 128])}
+EXPECTED = {"default": ("en94", [32, 128]), "default-zh": ("zh", [32, 128])}
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
