@@ -699,6 +699,10 @@ def run(args: argparse.Namespace) -> None:
     import cv2
     import torch
 
+    # Sequential OpenCV in this process: a DataLoader worker forked after OpenCV's thread pool has run here
+    # deadlocks in its own cv2.setNumThreads(1) (seen in a fresh venv: the loader probe waited forever).
+    cv2.setNumThreads(1)
+
     dry = args.dry
     kit = Path(args.kit).resolve()
     out = Path(os.environ.get("OUT") or args.out or (REPO / "runs" / ("gpu-kit-dry" if dry else "gpu-kit")))
