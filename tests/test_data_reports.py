@@ -6,12 +6,14 @@ import csv
 import io
 import json
 
+import pytest
 from data_helpers import png_bytes, write_lmdb
 from engine_helpers import word_png
 from typer.testing import CliRunner
 
 from scenetext.cli.main import app
 from scenetext.data.stats import label_stats
+from scenetext.errors import ScenetextError
 
 runner = CliRunner()
 
@@ -58,3 +60,18 @@ def test_read_output_quotes_a_tab_in_a_path(tmp_path):
     rows = list(csv.reader(io.StringIO(result.stdout), delimiter="\t"))
     assert len(rows) == 1 and len(rows[0]) == 3 and rows[0][0] == str(image)
     float(rows[0][2])
+
+
+def test_photo_import_skips_are_quoted_too(tmp_path):
+    """The whole-photo importers list skips through the same quoted writer (an image name with a tab)."""
+    from scenetext.data.photos import create_photo_lmdb
+
+    gt = tmp_path / "gt"
+    gt.mkdir()
+    (gt / "gt_a\tb.txt").write_text('1, 1, 20, 10, "word"\n', encoding="utf-8")
+    with pytest.raises(ScenetextError):
+        create_photo_lmdb("icdar13-boxes", gt, tmp_path / "out", tmp_path)
+    with open(tmp_path / "out.skipped.tsv", encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle, delimiter="\t"))
+    assert rows[0] == ["file", "where", "image", "reason"]
+    assert len(rows) == 2 and all(len(row) == 4 for row in rows) and "a\tb" in rows[1][2]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -226,12 +226,18 @@ def report_path_for(output: str | Path) -> Path:
     return output.with_name(output.name + ".skipped.tsv")
 
 
-def _write_report(path: Path, skipped: list[SkippedEntry]) -> None:
-    """Tab-separated with csv quoting: a path holding a tab, newline or quote is quoted, not split."""
+def write_report(path: Path, header: list[str], rows: Iterable[list[object]]) -> None:
+    """A skipped-list file: tab-separated with csv quoting, so a path holding a tab, newline or quote is
+    quoted, not split."""
     with open(path, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
-        writer.writerow(["line", "path", "reason"])
-        writer.writerows([s.line, s.path, s.reason] for s in sorted(skipped, key=lambda s: s.line))
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def _write_report(path: Path, skipped: list[SkippedEntry]) -> None:
+    rows = ([s.line, s.path, s.reason] for s in sorted(skipped, key=lambda s: s.line))
+    write_report(path, ["line", "path", "reason"], rows)
 
 
 def create_lmdb(

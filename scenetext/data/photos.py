@@ -45,7 +45,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from scenetext.data.importers import report_path_for, unquote_icdar
+from scenetext.data.importers import report_path_for, unquote_icdar, write_report
 from scenetext.data.lmdb_store import LmdbWriter
 from scenetext.data.preprocess import load_image
 from scenetext.errors import ScenetextError
@@ -498,9 +498,9 @@ def read_annotations(fmt: str, input_path: str | Path, images: str | Path | None
 
 
 def _write_report(path: Path, skipped: list[PhotoSkip]) -> None:
-    rows = ["file\twhere\timage\treason"]
-    rows += [f"{s.file}\t{s.where}\t{s.image}\t{' '.join(s.reason.split())}" for s in skipped]
-    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    write_report(
+        path, ["file", "where", "image", "reason"], ([s.file, s.where, s.image, s.reason] for s in skipped)
+    )
 
 
 def _png(crop: np.ndarray) -> bytes:
