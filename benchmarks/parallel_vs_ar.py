@@ -35,10 +35,10 @@ PAIRS = {"base": ("nastr-svtr-base", "ar-svtr-base"), "tiny": ("nastr-tiny", "ar
 def _artifacts(preset: str, length: int, workdir: Path) -> dict[str, Path]:
     import torch
 
-    from scenetext.data.charset import Charset
-    from scenetext.data.preprocess import PreprocessConfig
     from scenetext.models.artifact import save_artifact
     from scenetext.models.registry import build_model
+    from scenetext.runtime.charset import Charset
+    from scenetext.runtime.preprocess import PreprocessConfig
 
     charset = Charset.from_spec("en36")
     nastr_name, ar_name = PAIRS[preset]

@@ -58,10 +58,10 @@ def build_model(directory: Path) -> Path:
     """An untrained nastr-tiny artifact at 32 x 128 (the CPU recipe's input size), en36 charset."""
     import torch
 
-    from scenetext.data.charset import Charset
-    from scenetext.data.preprocess import PreprocessConfig
     from scenetext.models.artifact import save_artifact
     from scenetext.models.registry import build_model as build
+    from scenetext.runtime.charset import Charset
+    from scenetext.runtime.preprocess import PreprocessConfig
 
     charset = Charset.from_spec("en36")
     options = {"img_size": [32, 128], "max_length": 24}

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from scenetext.data.charset import Charset
-from scenetext.data.preprocess import PreprocessConfig
 from scenetext.models.artifact import save_artifact
 from scenetext.models.registry import available_models, build_model
+from scenetext.runtime.charset import Charset
+from scenetext.runtime.preprocess import PreprocessConfig
 
 # Small configurations of each family at a 32 x 64 input: fast to build, export and run on 2 cores.
 FAMILIES = {

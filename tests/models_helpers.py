@@ -12,8 +12,8 @@ import pytest
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from scenetext.data.charset import Charset, Tokenizer
 from scenetext.models.base import RecognitionModel
+from scenetext.runtime.charset import Charset, Tokenizer
 
 ALPHANUMERIC = "abcdefghijklmnopqrstuvwxyz0123456789"
 

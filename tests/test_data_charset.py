@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from scenetext.data.charset import EOS, PAD, SOS, Charset, LabelFilter, Tokenizer
+from scenetext.data.charset import LabelFilter
 from scenetext.errors import ScenetextError
+from scenetext.runtime.charset import EOS, PAD, SOS, Charset, Tokenizer
+from scenetext.runtime.decode import decode_probs
 
 
 def _cjk_chars(count: int) -> str:
@@ -117,7 +119,7 @@ def test_decode_rejects_bad_input():
     with pytest.raises(ScenetextError, match="N x T"):
         tok.decode(np.array([3, 4]))
     with pytest.raises(ScenetextError, match="N x T x 39"):
-        tok.decode_probs(np.zeros((1, 4, 10)))
+        decode_probs(tok, np.zeros((1, 4, 10)))
 
 
 def test_decode_probs_confidence_includes_eos():
@@ -128,17 +130,17 @@ def test_decode_probs_confidence_includes_eos():
     probs[0, 2, EOS] = 0.5
     probs[0, 3, 15] = 0.99  # after EOS: ignored
     probs[1, :, 13] = 0.5  # no EOS: "aaaa"
-    (text, conf, per_char), (text2, conf2, per_char2) = tok.decode_probs(probs)
+    (text, conf, per_char), (text2, conf2, per_char2) = decode_probs(tok, probs)
     assert text == "ab" and per_char == pytest.approx([0.9, 0.8])
     assert conf == pytest.approx(0.9 * 0.8 * 0.5)
     assert text2 == "aaaa" and conf2 == pytest.approx(0.5**4) and len(per_char2) == 4
-    assert tok.decode_probs(torch.from_numpy(probs))[0][0] == "ab"
+    assert decode_probs(tok, torch.from_numpy(probs))[0][0] == "ab"
 
 
 def test_decode_works_without_torch():
     code = (
         "import sys, numpy as np\n"
-        "from scenetext.data.charset import Charset, Tokenizer\n"
+        "from scenetext.runtime.charset import Charset, Tokenizer\n"
         "tok = Tokenizer(Charset.from_spec('en36'))\n"
         "assert tok.decode(np.array([[13, 1]])) == ['a']\n"
         "assert 'torch' not in sys.modules\n"

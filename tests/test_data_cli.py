@@ -8,9 +8,9 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from scenetext.cli.main import app
-from scenetext.data.charset import Charset
 from scenetext.data.grid import GridSample, label_font, read_samples, render_grid
 from scenetext.data.stats import label_stats
+from scenetext.runtime.charset import Charset
 
 runner = CliRunner()
 

@@ -11,11 +11,12 @@ import torch
 from data_helpers import png_bytes, write_lmdb, write_raw_lmdb
 from torch.utils.data import DataLoader
 
-from scenetext.data.charset import Charset, LabelFilter
+from scenetext.data.charset import LabelFilter
 from scenetext.data.dataset import Batch, TextRecognitionDataset, build_dataset, collate_batch, lmdb_datasets
 from scenetext.data.lmdb_store import CorruptRecordError, LmdbReader, LmdbWriter, find_lmdbs
-from scenetext.data.preprocess import ImagePreprocessor, PreprocessConfig
 from scenetext.errors import ScenetextError
+from scenetext.runtime.charset import Charset
+from scenetext.runtime.preprocess import ImagePreprocessor, PreprocessConfig
 
 PREPROCESSOR = ImagePreprocessor(PreprocessConfig(height=16, width=48))
 

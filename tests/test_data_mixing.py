@@ -11,8 +11,8 @@ from torch.utils.data import ConcatDataset, DataLoader, TensorDataset
 
 from scenetext.data.dataset import build_dataset, collate_batch
 from scenetext.data.mixing import RatioBatchSampler, split_batch
-from scenetext.data.preprocess import ImagePreprocessor, PreprocessConfig
 from scenetext.errors import ScenetextError
+from scenetext.runtime.preprocess import ImagePreprocessor, PreprocessConfig
 
 
 def sources(*sizes: int) -> ConcatDataset:

@@ -10,8 +10,8 @@ import pytest
 
 from scenetext.data.lmdb_store import LmdbReader
 from scenetext.data.photos import SkipWord, create_photo_lmdb, crop_word, polygon_to_quad, read_annotations
-from scenetext.data.preprocess import load_image
 from scenetext.errors import ScenetextError
+from scenetext.runtime.preprocess import load_image
 
 PATTERN_W, PATTERN_H = 96, 32
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from scenetext.data.preprocess import ImagePreprocessor, PreprocessConfig, load_image
 from scenetext.errors import ImageTooLargeError, ScenetextError
+from scenetext.runtime.preprocess import ImagePreprocessor, PreprocessConfig, load_image
 
 
 def _encode(image: Image.Image, fmt: str = "PNG", **kwargs) -> bytes:
@@ -253,5 +253,5 @@ def test_module_does_not_import_torch():
     import subprocess
     import sys
 
-    code = "import sys, scenetext.data.preprocess\nassert 'torch' not in sys.modules"
+    code = "import sys, scenetext.runtime.preprocess\nassert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)

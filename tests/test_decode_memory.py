@@ -22,7 +22,7 @@ import pytest
 from PIL import Image
 
 from scenetext.data import preprocess
-from scenetext.data.preprocess import ImagePreprocessor, PreprocessConfig, load_image, load_pixels
+from scenetext.runtime.preprocess import ImagePreprocessor, PreprocessConfig, load_image, load_pixels
 
 SIDE = 4000  # 16,000,000 pixels: the service's default max_pixels
 DEFAULT_MAX_PIXELS = 16_000_000
@@ -118,7 +118,7 @@ _MEASURE = textwrap.dedent(
     """
     import json, sys
     from types import SimpleNamespace
-    from scenetext.data.preprocess import ImagePreprocessor, PreprocessConfig
+    from scenetext.runtime.preprocess import ImagePreprocessor, PreprocessConfig
     from scenetext.serve.model import ServedModel
     from scenetext.serve.uploads import Upload
 

@@ -12,10 +12,11 @@ import pytest
 import torch
 from engine_helpers import TINY, TinyRecognizer, reference_forward
 
-from scenetext.data.charset import Charset
-from scenetext.data.preprocess import PreprocessConfig
 from scenetext.errors import ScenetextError
-from scenetext.models.artifact import load_artifact, read_artifact_config, save_artifact
+from scenetext.models.artifact import load_artifact, save_artifact
+from scenetext.runtime.artifact import read_artifact_config
+from scenetext.runtime.charset import Charset
+from scenetext.runtime.preprocess import PreprocessConfig
 
 
 def saved(tmp_path: Path) -> tuple[Path, TinyRecognizer, Charset]:

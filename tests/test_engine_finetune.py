@@ -15,8 +15,9 @@ from typer.testing import CliRunner
 from scenetext.cli.main import app
 from scenetext.engine.config import load_config
 from scenetext.engine.train import build_from_config, train
-from scenetext.models.artifact import load_artifact, read_artifact_config, read_safetensors
-from scenetext.models.names import WEIGHTS_DIR
+from scenetext.models.artifact import load_artifact, read_safetensors
+from scenetext.runtime.artifact import read_artifact_config
+from scenetext.runtime.names import WEIGHTS_DIR
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPE = REPO / "configs" / "finetune" / "default-en.yaml"
@@ -82,7 +83,7 @@ def test_finetune_recipe_from_default_then_read(tmp_path: Path) -> None:
 def test_model_names_resolve_below_inference_and_without_torch() -> None:
     """The artifact layer resolves built-in names itself: it imports neither inference nor torch for that."""
     code = (
-        "import sys; from scenetext.models.artifact import resolve_model_source; "
+        "import sys; from scenetext.runtime.artifact import resolve_model_source; "
         "print(resolve_model_source('default').name); "
         "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('scenetext.inference')))"
     )

@@ -12,10 +12,10 @@ from engine_helpers import TINY, make_lmdb
 from typer.testing import CliRunner
 
 from scenetext.cli.main import app
-from scenetext.data.charset import Charset
 from scenetext.engine.config import config_to_dict, load_config
 from scenetext.engine.train import build_from_config, train
 from scenetext.models.artifact import load_artifact, read_safetensors
+from scenetext.runtime.charset import Charset
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -9,8 +9,8 @@ from synth_helpers import generator, latin_fonts
 from typer.testing import CliRunner
 
 from scenetext.cli.main import app
-from scenetext.data.charset import Charset
 from scenetext.errors import ScenetextError
+from scenetext.runtime.charset import Charset
 from scenetext.synth import corpus
 from scenetext.synth.config import SynthConfig
 from scenetext.synth.corpus import Corpus, export_vocabulary

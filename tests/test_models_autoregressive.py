@@ -7,9 +7,9 @@ import pytest
 import torch
 from models_helpers import one_thread, onnx_round_trip, overfit, random_words, trainable
 
-from scenetext.data.charset import EOS, PAD, SOS
 from scenetext.errors import ScenetextError
 from scenetext.models.registry import build_model
+from scenetext.runtime.charset import EOS, PAD, SOS
 
 pytestmark = pytest.mark.usefixtures(one_thread.__name__)
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from scenetext.inference import Recognizer
-from scenetext.models.names import WEIGHTS_DIR, builtin_names
+from scenetext.runtime.names import WEIGHTS_DIR, builtin_names
 
 EXPECTED = {"default": ("en94", [32, 128]), "default-zh": ("zh", [32, 128])}
 

@@ -9,11 +9,11 @@ import pytest
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from scenetext.data.charset import PAD, Charset, Tokenizer
 from scenetext.errors import ScenetextError
 from scenetext.models.layers.glrm import GLRM, cooccurrence_mask
 from scenetext.models.lpv import LPV
 from scenetext.models.registry import available_models, build_model
+from scenetext.runtime.charset import PAD, Charset, Tokenizer
 
 EN36 = Tokenizer(Charset.from_spec("en36"))
 

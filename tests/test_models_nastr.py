@@ -10,9 +10,9 @@ import torch
 import torch.nn.functional as F
 from models_helpers import one_thread, onnx_round_trip, overfit, random_words, single_thread, trainable
 
-from scenetext.data.charset import EOS, PAD, SOS
 from scenetext.errors import ScenetextError
 from scenetext.models.registry import build_model
+from scenetext.runtime.charset import EOS, PAD, SOS
 
 EN_CLASSES, ZH_CLASSES = 93, 7937
 

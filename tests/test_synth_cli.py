@@ -9,9 +9,9 @@ from synth_helpers import latin_fonts
 from typer.testing import CliRunner
 
 from scenetext.cli.main import app
-from scenetext.data.charset import Charset
 from scenetext.data.lmdb_store import LmdbReader, find_lmdbs
-from scenetext.data.preprocess import load_image
+from scenetext.runtime.charset import Charset
+from scenetext.runtime.preprocess import load_image
 from scenetext.synth.config import UNION14M_CATEGORIES
 
 runner = CliRunner()

@@ -10,8 +10,8 @@ from torch.utils.data import DataLoader
 
 from scenetext.data.dataset import collate_batch
 from scenetext.data.lmdb_store import LmdbReader
-from scenetext.data.preprocess import ImagePreprocessor, PreprocessConfig
 from scenetext.errors import ScenetextError
+from scenetext.runtime.preprocess import ImagePreprocessor, PreprocessConfig
 from scenetext.synth.config import SynthConfig
 from scenetext.synth.dataset import SynthDataset
 from scenetext.synth.generator import SynthGenerator, encode_png

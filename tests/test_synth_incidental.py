@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from synth_helpers import generator, latin_fonts
 
-from scenetext.data.charset import Charset
+from scenetext.runtime.charset import Charset
 from scenetext.synth import effects
 from scenetext.synth.backgrounds import BackgroundMaker
 from scenetext.synth.categories import incidental

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from synth_helpers import generator
 
-from scenetext.data.charset import Charset
+from scenetext.runtime.charset import Charset
 from scenetext.synth.corpus import fit_label
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from synth_helpers import generator
 
-from scenetext.data.charset import Charset
+from scenetext.runtime.charset import Charset
 from scenetext.synth.config import CATEGORIES, SynthConfig
 from scenetext.synth.generator import SynthGenerator, encode_png
 

@@ -197,8 +197,8 @@ def stats(
     with _user_errors():
         from rich.table import Table
 
-        from scenetext.data.charset import Charset
         from scenetext.data.stats import lmdb_stats
+        from scenetext.runtime.charset import Charset
 
         chosen = Charset.from_spec(charset) if charset is not None else None
         result = lmdb_stats(directory, chosen)

@@ -116,7 +116,8 @@ def _test(
     from scenetext.data.lmdb_store import LmdbReader
     from scenetext.engine.evaluate import discover_subsets, evaluate
     from scenetext.engine.protocols import PROTOCOLS
-    from scenetext.models.artifact import load_artifact, resolve_model_source
+    from scenetext.models.artifact import load_artifact
+    from scenetext.runtime.artifact import resolve_model_source
 
     if protocol is not None and protocol not in PROTOCOLS:
         raise ScenetextError(f"--protocol {protocol}: expected one of {', '.join(PROTOCOLS)}")

@@ -11,7 +11,10 @@ from typing import Annotated, Any
 
 import typer
 
-BACKEND_HELP = "torch, or onnx (a .onnx file, or a directory holding model.onnx and config.json)."
+BACKEND_HELP = (
+    "auto (torch where installed, else onnx), torch, or onnx (a .onnx file, or a directory holding "
+    "model.onnx and config.json)."
+)
 MODEL_HELP = (
     "Built-in name (default, default-zh) or path of an artifact directory (or .onnx for --backend onnx)."
 )
@@ -79,7 +82,7 @@ def read(
         Path | None,
         typer.Option("--attention-dir", help="Write one attention-strip PNG per image into this directory."),
     ] = None,
-    backend: Annotated[str, typer.Option("--backend", help=BACKEND_HELP)] = "torch",
+    backend: Annotated[str, typer.Option("--backend", help=BACKEND_HELP)] = "auto",
     device: Annotated[str, typer.Option("--device", help="cpu, cuda, cuda:1, ...")] = "cpu",
     threads: Annotated[int | None, typer.Option("--threads", min=1, help="Intra-op CPU threads.")] = None,
 ) -> None:
@@ -174,7 +177,7 @@ def export(
     from scenetext.errors import ScenetextError
     from scenetext.inference.onnx_export import export_onnx, parity_check
     from scenetext.inference.samples import lang_of, render_words
-    from scenetext.models.artifact import read_artifact_config, resolve_model_source
+    from scenetext.runtime.artifact import read_artifact_config, resolve_model_source
 
     try:
         path = export_onnx(model, onnx, opset=opset, attention=attention)
@@ -203,8 +206,13 @@ def _parse_batches(text: str) -> list[int]:
     return sizes
 
 
-def _default_devices(backend: str) -> list[str]:
+def _default_devices(backend: str, model: str) -> list[str]:
     """CPU, plus the GPU when this backend can use one."""
+    if backend == "auto":
+        from scenetext.inference.recognizer import choose_backend
+        from scenetext.runtime.names import resolve_model
+
+        backend = choose_backend(resolve_model(model))
     if backend == "onnx":
         import onnxruntime
 
@@ -218,7 +226,7 @@ def _default_devices(backend: str) -> list[str]:
 
 def bench(
     model: Annotated[str, typer.Option("--model", "-m", help=MODEL_HELP)] = "default",
-    backend: Annotated[str, typer.Option("--backend", help=BACKEND_HELP)] = "torch",
+    backend: Annotated[str, typer.Option("--backend", help=BACKEND_HELP)] = "auto",
     batch: Annotated[
         str, typer.Option("--batch", help="Comma-separated batch sizes; 1 gives the latency.")
     ] = "1,64",
@@ -247,7 +255,7 @@ def bench(
     try:
         sizes = _parse_batches(batch)
         results = []
-        for dev in device or _default_devices(backend):
+        for dev in device or _default_devices(backend, model):
             recognizer = _load(model, backend, dev, threads)
             results.append(run_bench(recognizer, sizes, runs=runs, warmup=warmup, batch_runs=batch_runs))
     except ScenetextError as exc:
@@ -276,7 +284,7 @@ def demo(
     fonts: Annotated[
         list[str] | None, typer.Option("--fonts", help="Font directory for rendering (repeatable).")
     ] = None,
-    backend: Annotated[str, typer.Option("--backend", help=BACKEND_HELP)] = "torch",
+    backend: Annotated[str, typer.Option("--backend", help=BACKEND_HELP)] = "auto",
     device: Annotated[str, typer.Option("--device", help="cpu, cuda, ...")] = "cpu",
 ) -> None:
     """Render word images (or take yours), read them, print truth against prediction, write an HTML report.

@@ -1,18 +1,49 @@
 """The ``scenetext`` console command.
 
 Each part of the toolkit registers its commands from its own module, so the parts stay
-independent and heavy imports (torch) happen only inside the commands that need them.
+independent and heavy imports (torch) happen only inside the commands that need them. That is what lets the
+inference-only install run ``--help``, ``read`` and ``bench``; a command that needs an extra which is not
+installed stops with one line naming it (:class:`_App`), whichever command it is.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+import sys
+from typing import Annotated, Any
 
 import typer
 
 from scenetext.cli import data, engine, inference, serve, synth
+from scenetext.extras import missing_extra_message
 
-app = typer.Typer(
+
+class _App(typer.Typer):
+    """The command group; a module of a missing extra becomes one line on stderr and exit code 1."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except ModuleNotFoundError as exc:
+            message = missing_extra_message(_command_path(self, sys.argv[1:]), exc)
+            if message is None:  # a module no extra provides: a broken install or a bug, shown in full
+                raise
+            typer.echo(f"error: {message}", err=True)
+            sys.exit(1)
+
+
+def _command_path(app: typer.Typer, args: list[str]) -> str:
+    """``scenetext train`` or ``scenetext data import``: the (sub)command names at the start of ``args``."""
+    names = ["scenetext"]
+    commands = getattr(typer.main.get_command(app), "commands", {})
+    for arg in args:
+        if arg not in commands:
+            break
+        names.append(arg)
+        commands = getattr(commands[arg], "commands", {})
+    return " ".join(names)
+
+
+app = _App(
     name="scenetext",
     help="Scene text recognition: read, train, evaluate, synthesise and serve.",
     no_args_is_help=True,

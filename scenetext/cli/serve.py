@@ -69,7 +69,9 @@ def serve(
             help="Images decoded at once (bounds decoding memory to ~7 B x pixels each).",
         ),
     ] = 4,
-    backend: Annotated[str, typer.Option("--backend", help="torch, or onnx (an exported model).")] = "torch",
+    backend: Annotated[
+        str, typer.Option("--backend", help="auto (torch where installed, else onnx), torch, or onnx.")
+    ] = "auto",
     device: Annotated[str, typer.Option("--device", help="cpu, cuda, cuda:1, ...")] = "cpu",
     threads: Annotated[int | None, typer.Option("--threads", min=1, help="Intra-op CPU threads.")] = None,
     access_log: Annotated[

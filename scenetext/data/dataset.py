@@ -20,8 +20,8 @@ from torch.utils.data import ConcatDataset, Dataset
 
 from scenetext.data.charset import LabelFilter
 from scenetext.data.lmdb_store import CorruptRecordError, LmdbReader, find_lmdbs
-from scenetext.data.preprocess import ImagePreprocessor, load_image
 from scenetext.errors import ScenetextError
+from scenetext.runtime.preprocess import ImagePreprocessor, load_image
 
 logger = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from scenetext.data.lmdb_store import CorruptRecordError, LmdbReader, find_lmdbs
-from scenetext.data.preprocess import load_image
 from scenetext.errors import ScenetextError
+from scenetext.runtime.preprocess import load_image
 
 _CJK_FONT_PATHS = (
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scenetext.data.lmdb_store import LmdbWriter
-from scenetext.data.preprocess import load_image
 from scenetext.errors import ScenetextError
+from scenetext.runtime.preprocess import load_image
 
 FORMATS = ("tsv", "tags", "icdar", "jsonl")
 

@@ -47,8 +47,8 @@ import numpy as np
 
 from scenetext.data.importers import report_path_for, unquote_icdar, write_report
 from scenetext.data.lmdb_store import LmdbWriter
-from scenetext.data.preprocess import load_image
 from scenetext.errors import ScenetextError
+from scenetext.runtime.preprocess import load_image
 
 PHOTO_FORMATS = ("svt", "icdar13-boxes", "icdar15-quads", "mlt-quads", "polygon-json")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp")

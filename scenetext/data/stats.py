@@ -11,9 +11,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scenetext.data.charset import Charset
 from scenetext.data.lmdb_store import LmdbReader, find_lmdbs
 from scenetext.errors import ScenetextError
+from scenetext.runtime.charset import Charset
 
 MAX_HISTOGRAM_ROWS = 40
 

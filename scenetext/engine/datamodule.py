@@ -16,12 +16,13 @@ import lightning as L
 import torch
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, Sampler
 
-from scenetext.data.charset import Charset, LabelFilter
+from scenetext.data.charset import LabelFilter
 from scenetext.data.dataset import TextRecognitionDataset, build_dataset, collate_batch
-from scenetext.data.preprocess import ImagePreprocessor, PreprocessConfig
 from scenetext.engine.config import DataConfig, TrainSource
 from scenetext.engine.evaluate import MaxLengthFilter, discover_subsets
 from scenetext.errors import ScenetextError
+from scenetext.runtime.charset import Charset
+from scenetext.runtime.preprocess import ImagePreprocessor, PreprocessConfig
 
 __all__ = ["RecognitionDataModule", "discover_subsets"]
 

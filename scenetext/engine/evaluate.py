@@ -20,6 +20,7 @@ from rapidfuzz.distance import Levenshtein
 from scenetext.engine.metrics import RecognitionMetrics, SubsetTable
 from scenetext.engine.protocols import normalize_text
 from scenetext.errors import ScenetextError
+from scenetext.runtime.decode import decode_probs
 
 
 def discover_subsets(roots: list[str] | tuple[str, ...]) -> list[tuple[str, Path]]:
@@ -158,7 +159,7 @@ def evaluate(
     from torch.utils.data import DataLoader
 
     from scenetext.data.dataset import TextRecognitionDataset
-    from scenetext.data.preprocess import ImagePreprocessor
+    from scenetext.runtime.preprocess import ImagePreprocessor
 
     preprocessor = ImagePreprocessor(preprocess)
     model.eval().to(device)
@@ -180,7 +181,7 @@ def evaluate(
                 if len(batch) == 0:
                     continue
                 probs = model(batch.images.to(device)).logits.float().softmax(-1).cpu().numpy()
-                decoded = tokenizer.decode_probs(probs)
+                decoded = decode_probs(tokenizer, probs)
                 predictions = [text for text, _, _ in decoded]
                 metrics.update(predictions, batch.labels)
                 for label, prediction in zip(batch.labels, predictions, strict=True):

@@ -16,13 +16,13 @@ import lightning as L
 import torch
 from torch import Tensor
 
-from scenetext.data.charset import Tokenizer
 from scenetext.engine.checkpointing import collect_rng_states, restore_rng_states
 from scenetext.engine.config import OptimConfig, ScheduleConfig
 from scenetext.engine.metrics import SubsetTable, one_minus_ned
 from scenetext.engine.protocols import normalize_text
 from scenetext.errors import ScenetextError
 from scenetext.models.base import RecognitionModel
+from scenetext.runtime.charset import Tokenizer
 
 MONITOR = "val/accuracy"
 

@@ -64,7 +64,7 @@ class TrainResult:
 
 def resolve_charset_spec(spec: str, recipe_dir: Path | None) -> str:
     """A built-in name, a path as given, or a path relative to the recipe's directory or its parents."""
-    from scenetext.data.charset import Charset
+    from scenetext.runtime.charset import Charset
 
     if spec in Charset.builtin_names() or Path(spec).is_file() or recipe_dir is None:
         return spec
@@ -81,10 +81,10 @@ def build_from_config(config: Config, recipe_dir: Path | None = None, initialise
     ``initialise`` loads ``encoder_init`` and ``init_from`` weights (skipped on resume: the checkpoint holds
     the weights, and the stage-1 files need not exist any more).
     """
-    from scenetext.data.charset import Charset, Tokenizer
-    from scenetext.data.preprocess import PreprocessConfig
     from scenetext.models.artifact import build_options
     from scenetext.models.registry import build_model
+    from scenetext.runtime.charset import Charset, Tokenizer
+    from scenetext.runtime.preprocess import PreprocessConfig
 
     charset = Charset.from_spec(resolve_charset_spec(config.model.charset, recipe_dir))
     tokenizer = Tokenizer(charset)
@@ -131,15 +131,9 @@ def load_initial_weights(model: Any, source: str, charset: Any, new_charset: boo
     another charset); everything else must still match in name and shape.
     """
     from scenetext.engine.checkpointing import model_weights_from_checkpoint
-    from scenetext.models.artifact import (
-        WEIGHTS_FILE,
-        artifact_charset,
-        artifact_dir,
-        load_weights_strict,
-        read_artifact_config,
-        read_safetensors,
-    )
-    from scenetext.models.names import resolve_model
+    from scenetext.models.artifact import load_weights_strict, read_safetensors
+    from scenetext.runtime.artifact import WEIGHTS_FILE, artifact_charset, artifact_dir, read_artifact_config
+    from scenetext.runtime.names import resolve_model
 
     path = Path(source)
     if path.suffix == ".ckpt":

@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from scenetext.data.preprocess import load_image
 from scenetext.errors import ScenetextError
 from scenetext.inference.attention import strip_layout
 from scenetext.inference.inputs import expand_inputs
 from scenetext.inference.recognizer import RecognitionResult, Recognizer
 from scenetext.inference.samples import lang_of, render_words
+from scenetext.runtime.preprocess import load_image
 
 REPORT_FILE = "report.html"
 _DISPLAY_HEIGHT = 64

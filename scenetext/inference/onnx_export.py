@@ -24,8 +24,9 @@ from typing import Any
 import numpy as np
 
 from scenetext.errors import ScenetextError
-from scenetext.inference.backends import ATTENTION, INPUT, LOGITS, PARAMETERS_KEY, OnnxBackend, softmax
 from scenetext.inference.samples import WordImage
+from scenetext.runtime.decode import decode_probs
+from scenetext.runtime.onnx_backend import ATTENTION, INPUT, LOGITS, PARAMETERS_KEY, OnnxBackend, softmax
 
 DEFAULT_OPSET = 17  # LayerNormalization is a native op from 17 on
 
@@ -123,7 +124,8 @@ def export_onnx(
     """
     import torch
 
-    from scenetext.models.artifact import CONFIG_FILE, load_artifact, resolve_model_source, umask_mode
+    from scenetext.models.artifact import load_artifact, umask_mode
+    from scenetext.runtime.artifact import CONFIG_FILE, resolve_model_source
 
     output = Path(output)
     if output.suffix.lower() != ".onnx":
@@ -187,8 +189,9 @@ def parity_check(
     """
     import torch
 
-    from scenetext.data.preprocess import ImagePreprocessor
-    from scenetext.models.artifact import load_artifact, resolve_model_source
+    from scenetext.models.artifact import load_artifact
+    from scenetext.runtime.artifact import resolve_model_source
+    from scenetext.runtime.preprocess import ImagePreprocessor
 
     net, tokenizer, preprocess, _ = load_artifact(resolve_model_source(model), "cpu")
     runner = OnnxBackend(Path(onnx_path), "cpu")
@@ -208,7 +211,7 @@ def parity_check(
             torch_logits = net(torch.from_numpy(chunk)).logits.float().numpy()
         onnx_logits = runner.session.run([LOGITS], {INPUT: chunk})[0]
         max_diff = max(max_diff, _max_difference(torch_logits, onnx_logits))
-        torch_texts = [t for t, _, _ in tokenizer.decode_probs(softmax(torch_logits))]
-        onnx_texts = [t for t, _, _ in tokenizer.decode_probs(softmax(onnx_logits))]
+        torch_texts = [t for t, _, _ in decode_probs(tokenizer, softmax(torch_logits))]
+        onnx_texts = [t for t, _, _ in decode_probs(tokenizer, softmax(onnx_logits))]
         mismatches += [(a, b) for a, b in zip(torch_texts, onnx_texts, strict=True) if a != b]
     return ParityReport(len(batch), max_diff, mismatches, [hi - lo for lo, hi in bounds])

@@ -1,13 +1,15 @@
 """The Recognizer: load a model once, read text from images of any kind, in batches.
 
-Images go through the same :class:`~scenetext.data.preprocess.ImagePreprocessor` as in training, built
+Images go through the same :class:`~scenetext.runtime.preprocess.ImagePreprocessor` as in training, built
 from the artifact's stored preprocessing config, so inference sees exactly what the model was trained on.
-Decoding is the tokenizer's greedy ``decode_probs``; the backend (torch or onnxruntime) only maps a float32
-batch to probabilities. With ``backend="onnx"`` nothing here imports torch.
+Decoding is :func:`~scenetext.runtime.decode.decode_probs`; the backend (torch or onnxruntime) only maps a
+float32 batch to probabilities. With the onnx backend nothing here imports torch, so the Recognizer works in
+the inference-only install (no ``[train]`` extra); ``backend="auto"`` picks torch only where it is installed.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,15 +18,25 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image
 
-from scenetext.data.charset import EOS, NUM_SPECIAL, Tokenizer
-from scenetext.data.preprocess import ImagePreprocessor, ImageSource, PreprocessConfig
 from scenetext.errors import ScenetextError
+from scenetext.extras import missing_extra_message
 from scenetext.inference.attention import attention_strip
-from scenetext.inference.backends import PARAMETERS_KEY, Backend, OnnxBackend, TorchBackend
-from scenetext.models.names import resolve_model
+from scenetext.runtime.artifact import (
+    ONNX_FILE,
+    WEIGHTS_FILE,
+    artifact_charset,
+    artifact_preprocess,
+    onnx_file,
+    read_artifact_config,
+)
+from scenetext.runtime.charset import Tokenizer
+from scenetext.runtime.decode import character_positions, decode_probs
+from scenetext.runtime.names import resolve_model
+from scenetext.runtime.onnx_backend import PARAMETERS_KEY, Backend, OnnxBackend
+from scenetext.runtime.preprocess import ImagePreprocessor, ImageSource, PreprocessConfig
 
-ONNX_FILE = "model.onnx"
-BACKENDS = ("torch", "onnx")
+BACKENDS = ("auto", "torch", "onnx")
+BackendName = Literal["auto", "torch", "onnx"]
 
 
 @dataclass
@@ -69,33 +81,25 @@ def _as_list(images: Any) -> tuple[list[Any], bool]:
     raise ScenetextError(f"read: cannot read images from a {type(images).__name__}")
 
 
-def _character_positions(probs: np.ndarray) -> list[np.ndarray]:
-    """Per row, the output positions whose argmax is an emitted character (before the first EOS).
+def torch_installed() -> bool:
+    """Whether torch can be imported here (the ``[train]`` extra), checked without importing it."""
+    return importlib.util.find_spec("torch") is not None
 
-    The same rule as :meth:`Tokenizer.decode_probs`, so position k here is character k of the text.
+
+def choose_backend(path: Path) -> Literal["torch", "onnx"]:
+    """``auto``: torch where it is installed and the artifact has its weights, else onnxruntime.
+
+    A ``.onnx`` file is always onnx. Without torch, or for a directory holding only ``model.onnx``, onnx:
+    its load then fails naming the missing file, if any.
     """
-    best = probs.argmax(axis=-1)
-    positions = []
-    for row in best:
-        eos = np.flatnonzero(row == EOS)
-        end = int(eos[0]) if eos.size else len(row)
-        positions.append(np.flatnonzero(row[:end] >= NUM_SPECIAL))
-    return positions
-
-
-def _onnx_file(path: Path) -> Path:
-    if path.is_dir():
-        path = path / ONNX_FILE
-        if not path.is_file():
-            raise ScenetextError(
-                f"{path.parent}: no {ONNX_FILE} (create it with scenetext export --model {path.parent} "
-                f"--onnx {path})"
-            )
-    elif path.suffix.lower() != ".onnx":
-        raise ScenetextError(
-            f"{path}: the onnx backend needs a .onnx file or a directory holding {ONNX_FILE}"
-        )
-    return path
+    if path.suffix.lower() == ".onnx":
+        return "onnx"
+    directory = path if path.is_dir() else path.parent
+    if torch_installed() and (directory / WEIGHTS_FILE).is_file():
+        return "torch"
+    if (directory / ONNX_FILE).is_file() or not torch_installed():
+        return "onnx"
+    return "torch"
 
 
 class Recognizer:
@@ -120,30 +124,27 @@ class Recognizer:
         cls,
         model: str | Path = "default",
         device: str = "cpu",
-        backend: Literal["torch", "onnx"] = "torch",
+        backend: BackendName = "auto",
         threads: int | None = None,
     ) -> Recognizer:
         """Load a built-in model name (``default``, ``default-zh``) or a path.
 
         torch: an artifact directory (``model.safetensors`` + ``config.json``) or either file in it.
         onnx: a ``.onnx`` file with the artifact's ``config.json`` beside it, or a directory holding both.
+        auto (the default): torch when it is installed and the artifact has ``model.safetensors``, else onnx
+        (see :func:`choose_backend`); the built-in models ship both files.
         ``threads`` sets intra-op threads: ``torch.set_num_threads`` (process-wide) or the onnxruntime
         session's ``intra_op_num_threads``.
         """
-        from scenetext.models.artifact import (
-            WEIGHTS_FILE,
-            artifact_charset,
-            artifact_preprocess,
-            read_artifact_config,
-        )
-
         if backend not in BACKENDS:
             raise ScenetextError(f"backend {backend!r}: expected one of {', '.join(BACKENDS)}")
         if threads is not None and threads < 1:
             raise ScenetextError(f"threads {threads}: must be at least 1")
         path = resolve_model(model)
+        if backend == "auto":
+            backend = choose_backend(path)
         if backend == "onnx":
-            onnx_path = _onnx_file(path)
+            onnx_path = onnx_file(path)
             config = read_artifact_config(onnx_path.parent)
             tokenizer = Tokenizer(artifact_charset(config))
             runner: Backend = OnnxBackend(onnx_path, device, threads)
@@ -154,10 +155,16 @@ class Recognizer:
             raise ScenetextError(
                 f"{path}: holds {ONNX_FILE} but no {WEIGHTS_FILE}; use backend='onnx' (--backend onnx)"
             )
-        import torch
+        try:
+            import torch
 
-        from scenetext.inference.backends import torch_device
-        from scenetext.models.artifact import load_artifact
+            from scenetext.inference.torch_backend import TorchBackend, torch_device
+            from scenetext.models.artifact import load_artifact
+        except ModuleNotFoundError as exc:
+            message = missing_extra_message("backend 'torch'", exc)
+            if message is None:
+                raise
+            raise ScenetextError(f"{message}; or use backend='onnx' (--backend onnx)") from None
 
         if threads is not None:
             torch.set_num_threads(threads)
@@ -220,8 +227,8 @@ class Recognizer:
         decoded: list[RecognitionResult] = []
         if arrays:
             probs, attention = self.backend.run(np.stack(arrays), return_attention)
-            positions = _character_positions(probs) if attention is not None else None
-            for row, (text, confidence, char_probs) in enumerate(self.tokenizer.decode_probs(probs)):
+            positions = character_positions(probs) if attention is not None else None
+            for row, (text, confidence, char_probs) in enumerate(decode_probs(self.tokenizer, probs)):
                 maps = None
                 if attention is not None and positions is not None:
                     maps = np.ascontiguousarray(attention[row, positions[row]], dtype=np.float32)
@@ -253,8 +260,8 @@ class Recognizer:
 
     def parameter_count(self) -> int:
         """Number of model parameters (torch: the module; onnx: recorded at export, else the initializers)."""
-        if isinstance(self.backend, TorchBackend):
-            return sum(p.numel() for p in self.backend.model.parameters())
+        if self.backend.name == "torch":
+            return sum(p.numel() for p in self.backend.model.parameters())  # type: ignore[attr-defined]
         recorded = getattr(self.backend, "metadata", {}).get(PARAMETERS_KEY)
         if recorded is not None:
             return int(recorded)

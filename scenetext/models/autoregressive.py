@@ -21,13 +21,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from scenetext.data.charset import EOS, PAD, SOS
 from scenetext.errors import ScenetextError
 from scenetext.models.base import ModelOutput, RecognitionModel
 from scenetext.models.encoders.factory import build_encoder, split_tokens
 from scenetext.models.nastr import fine_cross_entropy
 from scenetext.models.registry import config_from_options, register_model
 from scenetext.models.transformer import Decoder, PositionalEncoding, causal_mask
+from scenetext.runtime.charset import EOS, PAD, SOS
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """The contract every recognition model follows.
 
 A model maps a batch of preprocessed images to per-position class logits. The tokenizer
-stays outside the graph (see ``scenetext.data.charset``), so the inference graph is a
+stays outside the graph (see ``scenetext.runtime.charset``), so the inference graph is a
 pure tensor function that exports to ONNX. Targets use the tokenizer's layout:
 ``[c1 .. cl, EOS, PAD ...]`` with PAD=0, EOS=1, SOS=2 and characters from index 3.
 """

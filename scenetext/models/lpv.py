@@ -18,13 +18,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from scenetext.data.charset import PAD
 from scenetext.errors import ScenetextError
 from scenetext.models.base import ModelOutput, RecognitionModel
 from scenetext.models.encoders.svtr import SVTR, svtr_preset
 from scenetext.models.layers.glrm import GLRM, cooccurrence_mask
 from scenetext.models.layers.position_attention import PositionAttention
 from scenetext.models.registry import register_model
+from scenetext.runtime.charset import PAD
 
 NUM_STAGES = 3
 

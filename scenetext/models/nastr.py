@@ -40,12 +40,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from scenetext.data.charset import PAD, SOS
 from scenetext.errors import ScenetextError
 from scenetext.models.base import ModelOutput, RecognitionModel
 from scenetext.models.encoders.factory import build_encoder, split_tokens
 from scenetext.models.registry import config_from_options, register_model
 from scenetext.models.transformer import Decoder, PositionalEncoding
+from scenetext.runtime.charset import PAD, SOS
 
 
 @dataclass

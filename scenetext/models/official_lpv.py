@@ -19,11 +19,11 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from scenetext.data.charset import EOS, NUM_SPECIAL, PAD
 from scenetext.errors import ScenetextError
 from scenetext.models.checkpoints import load_torch_file
 from scenetext.models.layers.sinusoidal import sinusoidal_table
 from scenetext.models.lpv import LPV
+from scenetext.runtime.charset import EOS, NUM_SPECIAL, PAD
 
 OFFICIAL_CHARS = "0123456789abcdefghijklmnopqrstuvwxyz"
 OFFICIAL_GO, OFFICIAL_EOS, OFFICIAL_NUM_SPECIAL = 0, 1, 2

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from scenetext.data.charset import Charset
 from scenetext.errors import ScenetextError
+from scenetext.runtime.charset import Charset
 
 EN_VOCAB = 60000
 ZH_VOCAB = 120000

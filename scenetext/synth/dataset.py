@@ -16,8 +16,8 @@ import torch
 from torch.utils.data import Dataset
 
 from scenetext.data.charset import LabelFilter
-from scenetext.data.preprocess import ImagePreprocessor
 from scenetext.errors import ScenetextError
+from scenetext.runtime.preprocess import ImagePreprocessor
 from scenetext.synth.config import SynthConfig
 from scenetext.synth.generator import Sample, SynthGenerator
 

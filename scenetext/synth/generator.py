@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from scenetext.data.charset import Charset
 from scenetext.errors import ScenetextError
+from scenetext.runtime.charset import Charset
 from scenetext.synth.backgrounds import BackgroundMaker
 from scenetext.synth.categories import PLANNERS
 from scenetext.synth.config import SynthConfig

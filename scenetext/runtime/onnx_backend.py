@@ -1,20 +1,19 @@
-"""Execution backends: a batch of preprocessed images in, class probabilities (and attention) out, as numpy.
+"""The onnxruntime backend: a batch of preprocessed images in, class probabilities (and attention) out.
 
-Both backends return the same thing so decoding, confidences and attention handling are written once, in
-:mod:`scenetext.inference.recognizer`. The ONNX backend imports only onnxruntime and numpy, never torch.
+Every backend (this one, and the torch one in :mod:`scenetext.inference.torch_backend`) follows
+:class:`Backend` and returns numpy, so decoding, confidences and attention handling are written once. This
+module imports only onnxruntime (when a model is loaded) and numpy, never torch. The input and output names
+are the contract with ``scenetext export``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from scenetext.errors import ScenetextError
-
-if TYPE_CHECKING:
-    from scenetext.models.base import RecognitionModel
 
 LOGITS = "logits"
 ATTENTION = "attention"
@@ -37,46 +36,6 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     np.exp(shifted, out=shifted)
     shifted /= shifted.sum(axis=-1, keepdims=True)
     return shifted
-
-
-def torch_device(device: str) -> Any:
-    """A torch.device for a user string, refusing unavailable accelerators with a one-line error."""
-    import torch
-
-    try:
-        dev = torch.device(device)
-    except RuntimeError as exc:
-        raise ScenetextError(f"device {device!r}: {exc}") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ScenetextError(f"device {device!r}: CUDA is not available in this torch installation")
-    if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise ScenetextError(f"device {device!r}: MPS is not available on this machine")
-    return dev
-
-
-class TorchBackend:
-    """A :class:`RecognitionModel` in eval mode under ``torch.inference_mode``."""
-
-    name = "torch"
-
-    def __init__(self, model: RecognitionModel, device: str) -> None:
-        self.model = model
-        self.device = device
-        self._device = torch_device(device)
-
-    def run(self, batch: np.ndarray, return_attention: bool) -> tuple[np.ndarray, np.ndarray | None]:
-        import torch
-
-        with torch.inference_mode():
-            images = torch.from_numpy(batch).to(self._device)
-            output = self.model(images, return_attention=return_attention)
-            probs = torch.softmax(output.logits.float(), dim=-1).cpu().numpy()
-            attention = None
-            if return_attention:
-                if output.attention is None:
-                    raise ScenetextError(f"model {type(self.model).__name__} returned no attention maps")
-                attention = output.attention.float().cpu().numpy()
-        return probs, attention
 
 
 def _providers(device: str) -> list[Any]:
