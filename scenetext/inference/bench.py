@@ -5,7 +5,8 @@ normalisation, the forward pass, softmax and decoding: what a caller of the API 
 pass alone (``backend.run`` on a preprocessed batch) is reported beside it as ``model_latency_ms``.
 
 FLOPs are counted with ``torch.utils.flop_counter.FlopCounterMode`` on the torch model at batch 1 (for the
-onnx backend the same architecture is rebuilt from the config; FLOPs do not depend on the weights). Peak
+onnx backend the same architecture is rebuilt from the config; FLOPs do not depend on the weights); without
+torch (the inference-only install) they are reported as None. Peak
 memory is ``torch.cuda.max_memory_allocated`` on a GPU and the process's peak resident set size
 (``getrusage`` maxrss, which sees native allocations that ``tracemalloc`` would miss) on a CPU.
 """
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from scenetext.errors import ScenetextError
-from scenetext.inference.recognizer import Recognizer
+from scenetext.inference.recognizer import Recognizer, torch_installed
 
 BENCH_IMAGE_SIZE = (32, 100)  # a typical word crop (height, width); each read resizes it to the model input
 
@@ -147,7 +148,8 @@ def run_bench(
     result["throughput"] = throughput
     result["peak_memory"] = memory
     model = recognizer.backend.model if recognizer.backend.name == "torch" else None  # type: ignore[attr-defined]
-    result["flops"] = count_flops(recognizer.config, model)
+    # FLOPs are counted by torch; the inference-only install (no [train] extra) reports none.
+    result["flops"] = count_flops(recognizer.config, model) if torch_installed() else None
     return result
 
 
@@ -173,7 +175,7 @@ def render_table(results: Sequence[dict[str, Any]]) -> Any:
         )
     rows: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
         ("parameters", lambda r: f"{r['parameters'] / 1e6:.2f} M"),
-        ("FLOPs / image", lambda r: f"{r['flops'] / 1e9:.3f} G"),
+        ("FLOPs / image", lambda r: "- (needs torch)" if r["flops"] is None else f"{r['flops'] / 1e9:.3f} G"),
         ("input (H x W)", lambda r: "x".join(map(str, r["input_size"]))),
         ("batch-1 latency median", lambda r: f"{r['latency_ms']['median']:.2f} ms"),
         ("batch-1 latency p90", lambda r: f"{r['latency_ms']['p90']:.2f} ms"),
