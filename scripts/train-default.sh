@@ -27,9 +27,16 @@ RUNS="${RUNS:-runs}"
 # One intra-op thread per training: a second one gained ~1.2x alone and lost 5-9x when the cores were shared.
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 
+ship_onnx() {  # $1 built-in name: its model.onnx, re-exported from the weights just installed (with attention
+    # maps, for read --attention-dir), so the inference-only install reads the same model (tests/test_runtime_light.py
+    # checks that the two agree). The parity check needs fonts for the language (scripts/install-fonts.sh).
+    scenetext export --model "scenetext/weights/$1" --onnx "scenetext/weights/$1/model.onnx" --attention
+}
+
 install_last() {  # $1 run directory, $2 built-in name: the run's final weights as the package's artifact
     rm -rf "scenetext/weights/$2"
     python scripts/ckpt_to_artifact.py "$1" "$1/checkpoints/last.ckpt" "scenetext/weights/$2"
+    ship_onnx "$2"
 }
 
 if [[ "$WHICH" == en || "$WHICH" == all ]]; then
@@ -71,6 +78,7 @@ if [[ "$WHICH" == en94 || "$WHICH" == all ]]; then
         model.init_from="$RUNS/default-en94-a/best"
     rm -rf scenetext/weights/default
     cp -r "$RUNS/default-en94/best" scenetext/weights/default   # the best dev checkpoint's artifact
+    ship_onnx default
 fi
 
 if [[ "$WHICH" == zh || "$WHICH" == all ]]; then

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from scenetext.data import preprocess
+from scenetext.runtime import preprocess
 from scenetext.runtime.preprocess import ImagePreprocessor, PreprocessConfig, load_image, load_pixels
 
 SIDE = 4000  # 16,000,000 pixels: the service's default max_pixels

@@ -85,7 +85,8 @@ def test_export_refuses_a_foreign_config_and_bad_names(exported, tmp_path: Path)
     with pytest.raises(ScenetextError, match="must end in .onnx"):
         export_onnx(artifact, tmp_path / "model.bin")
     with pytest.raises(ScenetextError, match="backend='onnx'"):
-        Recognizer.load(onnx_path)
+        Recognizer.load(onnx_path, backend="torch")
+    assert Recognizer.load(onnx_path).backend.name == "onnx"  # auto: a .onnx file is read by onnxruntime
 
 
 def test_exported_file_has_the_umask_default_mode(exported) -> None:

@@ -117,8 +117,11 @@ def test_model_errors_point_to_the_fix(artifact: Path, folder: Path, tmp_path: P
     onnx_only.mkdir()
     (onnx_only / "config.json").write_bytes((artifact / "config.json").read_bytes())
     (onnx_only / "model.onnx").write_bytes(b"an exported graph")
-    result = runner.invoke(app, ["read", "-m", str(onnx_only), str(folder / "a.png")])
+    result = runner.invoke(app, ["read", "-m", str(onnx_only), "--backend", "torch", str(folder / "a.png")])
     assert result.exit_code == 1 and "--backend onnx" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    result = runner.invoke(app, ["read", "-m", str(onnx_only), str(folder / "a.png")])  # auto: onnx
+    assert result.exit_code == 1 and "cannot load the ONNX model" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 

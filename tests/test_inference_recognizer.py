@@ -11,7 +11,7 @@ from PIL import Image
 
 from scenetext.errors import ScenetextError
 from scenetext.inference import RecognitionResult, Recognizer
-from scenetext.models import names as names_module
+from scenetext.runtime import names as names_module
 from scenetext.runtime.artifact import resolve_model_source
 
 

@@ -16,8 +16,9 @@ EXPECTED = {"default": ("en94", [32, 128]), "default-zh": ("zh", [32, 128])}
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_shipped_artifact_is_small_and_pickle_free(name: str) -> None:
     directory = WEIGHTS_DIR / name
-    assert sorted(p.name for p in directory.iterdir()) == ["config.json", "model.safetensors"]
+    assert sorted(p.name for p in directory.iterdir()) == ["config.json", "model.onnx", "model.safetensors"]
     assert (directory / "model.safetensors").stat().st_size <= 50 * 2**20
+    assert (directory / "model.onnx").stat().st_size <= 50 * 2**20
     config = json.loads((directory / "config.json").read_text())
     charset, img_size = EXPECTED[name]
     assert config["charset"]["name"] == charset

@@ -53,6 +53,20 @@ def _providers(device: str) -> list[Any]:
     raise ScenetextError(f"device {device!r}: the onnx backend supports cpu and cuda[:N]")
 
 
+def _ort_errors() -> tuple[type[Exception], ...]:
+    """onnxruntime's own exception classes (InvalidProtobuf, Fail, NoSuchFile...): what a bad file raises.
+
+    They derive from Exception only, so they are listed rather than caught through a common base.
+    """
+    from onnxruntime.capi import onnxruntime_pybind11_state as state
+
+    return tuple(
+        value
+        for value in vars(state).values()
+        if isinstance(value, type) and issubclass(value, Exception) and value.__module__ == state.__name__
+    )
+
+
 class OnnxBackend:
     """An exported model run by onnxruntime; ``threads`` sets intra-op parallelism (None: all cores)."""
 
@@ -68,7 +82,7 @@ class OnnxBackend:
         options.log_severity_level = 3
         try:
             self.session = ort.InferenceSession(str(path), sess_options=options, providers=_providers(device))
-        except (RuntimeError, ValueError) as exc:  # onnxruntime raises subclasses of these for bad files
+        except (RuntimeError, ValueError, *_ort_errors()) as exc:
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ScenetextError(f"{path}: cannot load the ONNX model ({first_line})") from None
         self.path = path
