@@ -206,3 +206,20 @@ def test_cpu_recipes_train_with_the_real_models(recipe: Path, data: Path, tmp_pa
     assert meta["model"]["name"] == config.model.name
     assert (preprocess.height, preprocess.width) == tuple(config.model.options["img_size"])
     assert yaml.safe_load((result.run_dir / "config.yaml").read_text()) == config_to_dict(config)
+
+
+def test_bf16_on_a_cpu_without_native_bf16_warns_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import scenetext.engine.train as train_module
+
+    seen: list[str] = []
+    monkeypatch.setattr(train_module.log, "warning", lambda message, *args: seen.append(message % args))
+    bf16 = load_config(None, ["trainer.precision=bf16-mixed", "trainer.accelerator=cpu"])
+    fp32 = load_config(None, ["trainer.accelerator=cpu"])
+
+    monkeypatch.setattr(train_module, "cpu_has_native_bf16", lambda: False)
+    assert train_module._precision(bf16) == "bf16-mixed"
+    assert len(seen) == 1 and "no native bf16" in seen[0] and "32-true" in seen[0]
+    assert train_module._precision(fp32) == "32-true" and len(seen) == 1
+
+    monkeypatch.setattr(train_module, "cpu_has_native_bf16", lambda: True)
+    assert train_module._precision(bf16) == "bf16-mixed" and len(seen) == 1

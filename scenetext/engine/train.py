@@ -379,6 +379,32 @@ def _accelerator(config: Config) -> str:
     return accelerator
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether oneDNN runs bf16 natively here (AVX512 or AMX); without it bf16 matmuls take slow paths."""
+    import torch
+
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def _precision(config: Config) -> str:
+    """``trainer.precision``, with a warning where bf16 would train on a CPU that has no native bf16.
+
+    On this project's AVX2 machine a bf16 matmul ran 50x slower than fp32 and a training step 10x slower
+    (docs/benchmarks.md, "CPU training set-up").
+    """
+    import torch
+
+    precision = config.trainer.precision
+    accelerator = config.trainer.accelerator
+    on_cpu = accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
+    if precision == "bf16-mixed" and on_cpu and not cpu_has_native_bf16():
+        log.warning(
+            "trainer.precision bf16-mixed: this CPU has no native bf16 (AVX512 or AMX), so training runs "
+            "several times slower than with 32-true"
+        )
+    return precision
+
+
 def _devices(config: Config) -> int | str | list[int]:
     """``trainer.devices``: a positive count, -1 (all), a list of indices, or "auto"."""
     devices = config.trainer.devices
@@ -532,7 +558,7 @@ def train(
         devices=_devices(config),
         num_nodes=tc.num_nodes,
         strategy=_strategy(config),
-        precision=tc.precision,
+        precision=_precision(config),
         gradient_clip_val=tc.gradient_clip_val,
         gradient_clip_algorithm="norm",
         accumulate_grad_batches=tc.accumulate_grad_batches,
