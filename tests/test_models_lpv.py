@@ -50,7 +50,7 @@ def test_trainable_parameters_equal_the_official_counts(name, parts, total):
 
 
 def test_all_lpv_names_are_registered_and_bad_options_fail():
-    assert {"lpv-tiny", "lpv-small", "lpv-base", "lpv-micro"} <= set(available_models())
+    assert {"lpv-tiny", "lpv-small", "lpv-base", "lpv-micro", "lpv-svtr-micro"} <= set(available_models())
     with pytest.raises(ValueError, match="lpv-micro"):
         build_model("lpv-micro", num_classes=39, no_such_option=1)
 
@@ -63,6 +63,7 @@ def test_all_lpv_names_are_registered_and_bad_options_fail():
         ("lpv-base", None, (6, 40), {"img_size": (48, 160), "glrm_layers": 3, "dim": 384}),
         ("lpv-tiny", (32, 128), (8, 32), {"img_size": (32, 128), "glrm_layers": 2, "dim": 256}),
         ("lpv-base", (32, 128), (4, 32), {"img_size": (32, 128), "glrm_layers": 3, "dim": 384}),
+        ("lpv-svtr-micro", (32, 128), (8, 32), {"img_size": (32, 128), "glrm_layers": 1, "dim": 128}),
     ],
 )
 def test_shapes_at_paper_and_custom_sizes(name, img_size, grid, attrs):
@@ -265,3 +266,12 @@ def test_training_below_the_batchnorm_minimum_fails_with_a_clear_error():
         model(torch.rand(1, 3, 32, 64))
     assert model(torch.rand(2, 3, 32, 64)).logits.shape[0] == 2
     assert model.eval()(torch.rand(1, 3, 32, 64)).logits.shape[0] == 1
+
+
+def test_lpv_svtr_micro_has_the_encoder_of_nastr_tiny():
+    """The equal-encoder pilot compares decoders: the same SVTR-micro weights, only LPV's merging differs."""
+    lpv = build_model("lpv-svtr-micro", num_classes=EN36.num_classes, img_size=(32, 128))
+    nastr = build_model("nastr-tiny", num_classes=EN36.num_classes, img_size=(32, 128))
+    shapes = {name: p.shape for name, p in lpv.encoder.named_parameters()}
+    assert shapes == {name: p.shape for name, p in nastr.encoder.named_parameters()}
+    assert lpv.grid == (8, 32) and nastr.encoder.grid == (4, 16)

@@ -128,6 +128,7 @@ class LPV(RecognitionModel):
 
 # Paper configurations (spec §1.2, §1.4, §4): SVTR size, GLRM depth (the official --trans_ln) and FFN width.
 _LPV_SIZES = {
+    "micro": {"glrm_layers": 1, "ffn_dim": 512},
     "tiny": {"glrm_layers": 2, "ffn_dim": 1024},
     "small": {"glrm_layers": 3, "ffn_dim": 1024},
     "base": {"glrm_layers": 3, "ffn_dim": 1536},
@@ -163,6 +164,13 @@ def lpv_small(num_classes: int, **overrides) -> LPV:
 def lpv_base(num_classes: int, **overrides) -> LPV:
     """LPV-Base: SVTR-B, 48x160 input (6x40 grid), 3 GLRM layers, d_model 384, FFN 1536."""
     return build_lpv("base", num_classes, **overrides)
+
+
+@register_model("lpv-svtr-micro")
+def lpv_svtr_micro(num_classes: int, **overrides) -> LPV:
+    """LPV on the SVTR-micro preset that nastr-tiny and ar-tiny use (LPV's own merging: an 8 x 25 grid at
+    32x100), one GLRM layer, FFN 512: the three decoders on one encoder size. Not from the paper."""
+    return build_lpv("micro", num_classes, **overrides)
 
 
 @register_model("lpv-micro")
