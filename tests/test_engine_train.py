@@ -223,3 +223,22 @@ def test_bf16_on_a_cpu_without_native_bf16_warns_once(monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(train_module, "cpu_has_native_bf16", lambda: True)
     assert train_module._precision(bf16) == "bf16-mixed" and len(seen) == 1
+
+
+def test_init_parts_starts_the_ar_baseline_from_a_nastr_encoder(data: Path, tmp_path: Path) -> None:
+    train(load_config(None, tiny_overrides(data, tmp_path, steps=3) + ["model.name=nastr-tiny"]))
+    run = tmp_path / "smoke"
+    stored = read_safetensors(run / "best" / "model.safetensors")
+    ar = [f"model.init_from={run / 'best'}", "model.name=ar-tiny"]
+    with pytest.raises(ValueError, match="init_from"):  # whole-model loading refuses another family
+        build_from_config(load_config(run / "config.yaml", ar))
+    torch.manual_seed(0)
+    fresh = build_from_config(load_config(run / "config.yaml", ["model.name=ar-tiny"])).model.state_dict()
+    torch.manual_seed(0)
+    encoder_only = load_config(run / "config.yaml", ar + ["model.init_parts=[encoder]"])
+    state = build_from_config(encoder_only).model.state_dict()
+    encoder = [k for k in state if k.startswith("encoder.")]
+    assert encoder and all(torch.equal(state[k], stored[k]) for k in encoder)
+    assert all(torch.equal(state[k], fresh[k]) for k in state if k not in encoder)  # same seed, untouched
+    with pytest.raises(ValueError, match="init_parts: .* has no part encodr; its parts: .*encoder"):
+        build_from_config(load_config(run / "config.yaml", ar + ["model.init_parts=[encodr]"]))

@@ -46,6 +46,9 @@ class ModelConfig:
     strictly except those sized by the charset (the model's ``charset_layers``); from an artifact, which names
     its charset, their rows of shared characters carry over (a new uppercase letter starts from its lowercase
     row), the rest start fresh.
+    ``init_parts`` limits ``init_from`` to some top-level parts of the model (e.g. ``[encoder]``), strictly
+    within them; the other parts keep their fresh initialisation. That starts one family from another's
+    trained encoder (the AR baseline from a NASTR model).
     ``encoder_init`` loads MAE-pretrained weights into a ViT encoder (``load_mae_pretrained``), as the
     NASTR ViT† run did (spec-nastr §1.2).
     """
@@ -56,6 +59,7 @@ class ModelConfig:
     options: dict[str, Any] = field(default_factory=dict)
     init_from: str | None = None
     init_new_charset: bool = False
+    init_parts: list[str] | None = None
     encoder_init: str | None = None
 
 

@@ -113,7 +113,9 @@ def build_from_config(config: Config, recipe_dir: Path | None = None, initialise
         report = loader(config.model.encoder_init)
         log.info("encoder initialised from %s: %s", config.model.encoder_init, report.summary())
     if initialise and config.model.init_from:
-        load_initial_weights(model, config.model.init_from, charset, config.model.init_new_charset)
+        load_initial_weights(
+            model, config.model.init_from, charset, config.model.init_new_charset, config.model.init_parts
+        )
     # The model emits max_length + 1 positions: one more character fits when no EOS follows (NASTR's filter).
     if config.data.label.max_length is not None and config.data.label.max_length > model.max_length + 1:
         log.warning(
@@ -124,11 +126,14 @@ def build_from_config(config: Config, recipe_dir: Path | None = None, initialise
     return BuiltModel(model, tokenizer, charset, preprocess, options)
 
 
-def load_initial_weights(model: Any, source: str, charset: Any, new_charset: bool = False) -> None:
+def load_initial_weights(
+    model: Any, source: str, charset: Any, new_charset: bool = False, parts: Sequence[str] | None = None
+) -> None:
     """Strictly load ``model.init_from`` weights: an artifact, a built-in model name or a training .ckpt.
 
     With ``new_charset`` the model's ``charset_layers`` keep their fresh initialisation (fine-tuning onto
-    another charset); everything else must still match in name and shape.
+    another charset); everything else must still match in name and shape. With ``parts`` only the weights
+    under those top-level modules load (strictly); the rest of the model keeps its own.
     """
     from scenetext.engine.checkpointing import model_weights_from_checkpoint
     from scenetext.models.artifact import load_weights_strict, read_safetensors
@@ -162,8 +167,26 @@ def load_initial_weights(model: Any, source: str, charset: Any, new_charset: boo
         carried = {k: _carry_class_rows(fresh[k], weights.get(k), old_chars, charset.chars) for k in fresh}
         weights = {k: v for k, v in weights.items() if not k.startswith(prefixes)} | carried
         log.info("charset-sized layers start fresh: %s", ", ".join(sorted(fresh)))
+    if parts:
+        weights = _only_parts(model, weights, parts)
     load_weights_strict(model, weights, f"model.init_from {source}")
-    log.info("initialised weights from %s", source)
+    log.info("initialised %s from %s", ", ".join(parts) if parts else "weights", source)
+
+
+def _only_parts(model: Any, weights: dict[str, Any], parts: Sequence[str]) -> dict[str, Any]:
+    """The source's weights under ``parts``, the model's own elsewhere; an unknown part fails in one line."""
+    own = model.state_dict()
+    names = sorted({key.split(".")[0] for key in own})
+    unknown = [part for part in parts if part not in names]
+    if unknown:
+        raise ScenetextError(
+            f"model.init_parts: {type(model).__name__} has no part {', '.join(unknown)}; its parts: "
+            f"{', '.join(names)}"
+        )
+    prefixes = tuple(f"{part}." for part in parts)
+    return {k: v for k, v in weights.items() if k.startswith(prefixes)} | {
+        k: v for k, v in own.items() if not k.startswith(prefixes)
+    }
 
 
 def _carry_class_rows(fresh: Any, old: Any, old_chars: str | None, new_chars: str) -> Any:
