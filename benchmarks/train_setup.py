@@ -1,6 +1,7 @@
 """Which CPU training set-up is fastest? Images/s of the training step under each option, side by side.
 
-usage: python benchmarks/train_setup.py RECIPE [key=value ...] [--batches 8] [--compile] [--json FILE]
+usage: python benchmarks/train_setup.py RECIPE [key=value ...] [--batches 8] [--compile] [--no-bf16]
+                                        [--json FILE]
 
 Times forward + loss + backward + AdamW step of the recipe's model on batches of its own training data already
 in memory, for: fp32 against bf16 autocast, channels_last against contiguous, batch sizes 32 / 64 / 128 and,
@@ -74,6 +75,9 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=8, help="timed batches per set-up")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 64, 128])
     parser.add_argument("--compile", action="store_true", help="also time torch.compile (slow to compile)")
+    parser.add_argument(
+        "--no-bf16", action="store_true", help="skip the bf16 set-ups (slow without native bf16)"
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
@@ -110,6 +114,7 @@ def main() -> None:
     print(f"loader in-process: {results['loader_in_process_images_per_sec']:8.1f} images/s")
 
     setups = [(64, False, False), (64, True, False), (64, False, True), (64, True, True)]
+    setups = [setup for setup in setups if not (args.no_bf16 and setup[1])]
     setups += [(size, False, False) for size in args.batch_sizes if size != 64]
     for size, bf16, channels_last in setups:
         model = build_from_config(config, args.recipe.resolve().parent, initialise=False).model
