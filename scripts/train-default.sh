@@ -4,7 +4,7 @@
 # usage: scripts/train-default.sh [en|en94|zh|all]      (default: all; run from the repository root)
 #
 # The shipped English default is the en94 chain: `en` (stages 1-2, en36), then `en94` (stages 3a-3b: case and
-# punctuation, all four real sets); `all` runs en, en94 and zh in that order.
+# punctuation, all four real sets; stage 4: street-photo renders); `all` runs en, en94 and zh in that order.
 #
 # Needs the real IIIT5K and ICDAR 2015 train splits (REAL, default ../shared/data/real; they are research data
 # and never enter the repository). Writes everything else under WORK (default runs/default-data) and RUNS
@@ -76,8 +76,20 @@ if [[ "$WHICH" == en94 || "$WHICH" == all ]]; then
     scenetext train configs/default/en94.yaml run.output_dir="$RUNS" model.init_from="$RUNS/default-en-last"
     scenetext train configs/default/en94-all.yaml run.output_dir="$RUNS" \
         model.init_from="$RUNS/default-en94-a/best"
+    # Stage 4 (session 5, about 2 h on one pinned core): 100,000 more renders on street-photo patches cut from
+    # the SVT train photos of the train part (dev and report photos excluded, by their source paths).
+    python -c 'import sys; from scenetext.data.lmdb_store import LmdbReader as R
+print("\n".join(sorted({s.decode() for d in sys.argv[1:] for s in R(d).sources() if s})))' \
+        runs/real/split/dev/svt runs/real/split/report/svt > "$WORK/svt-heldout-photos.txt"
+    scenetext synth backgrounds --svt "$REAL/svt-train/train.xml" --exclude-list "$WORK/svt-heldout-photos.txt" \
+        --output "$WORK/bg-svt-train" --overwrite
+    scenetext synth --lang en --charset en94 --count 100000 --seed 12 --workers 2 \
+        --backgrounds "$WORK/bg-svt-train" --categories general=3,incidental=3,curve,multi-oriented,artistic,contextless,salient,multi-words \
+        --output "$WORK/synth/en94-photo-100k" --overwrite
+    scenetext train configs/default/en94-photo.yaml run.output_dir="$RUNS" \
+        model.init_from="$RUNS/default-en94/best"
     rm -rf scenetext/weights/default
-    cp -r "$RUNS/default-en94/best" scenetext/weights/default   # the best dev checkpoint's artifact
+    cp -r "$RUNS/default-en94-photo/best" scenetext/weights/default   # the best dev checkpoint's artifact
     ship_onnx default
 fi
 
