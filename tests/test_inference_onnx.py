@@ -112,3 +112,28 @@ def test_onnx_backend_reads_without_importing_torch(exported, tmp_path: Path) ->
     assert torch_loaded == "False"
     expected = Recognizer.load(artifact).read(word_image(5))
     assert reading == f"{expected.text} {len(expected.text)}"
+
+
+@pytest.mark.slow
+def test_parity_of_an_ar_model_that_stops_early_in_torch(tmp_path: Path, fonts: list[str]) -> None:
+    """Torch's AR decoding stops once every word has ended; its export runs all positions. Same text."""
+    import torch
+
+    from scenetext.models.artifact import load_artifact
+    from scenetext.runtime.charset import EOS
+
+    artifact = make_artifact(tmp_path / "model", "ar-tiny")
+    with torch.no_grad():
+        net = load_artifact(artifact, "cpu")[0]
+        net.classifier.bias[EOS] = 50.0  # every word ends at the first step
+        weights = {k: v.clone() for k, v in net.state_dict().items()}
+    from safetensors.torch import save_file
+
+    save_file(weights, str(artifact / "model.safetensors"), metadata={"format": "pt"})
+    with torch.inference_mode():
+        positions = load_artifact(artifact, "cpu")[0](torch.zeros(1, 3, 32, 64)).logits.shape[1]
+    assert positions == 1  # torch stopped early
+    target = export_onnx(artifact, tmp_path / "onnx" / "model.onnx")
+    report = parity_check(artifact, target, render_words(3, font_dirs=fonts, seed=3), batch_sizes=(1, 2))
+    assert report.ok and report.mismatches == []
+    assert report.max_logit_diff < 1e-3

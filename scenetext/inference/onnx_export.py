@@ -169,7 +169,14 @@ def export_onnx(
 
 
 def _max_difference(a: np.ndarray, b: np.ndarray) -> float:
-    """Largest |a - b|; equal entries (matching -inf masks included) count 0, other non-finite ones inf."""
+    """Largest |a - b| over the positions both have; equal entries (matching -inf masks included) count 0,
+    other non-finite ones inf.
+
+    An autoregressive model in torch stops once every sequence has emitted EOS, while its export always runs
+    all ``max_length + 1`` steps: the positions after the stop are not compared.
+    """
+    positions = min(a.shape[1], b.shape[1])
+    a, b = a[:, :positions], b[:, :positions]
     same = a == b
     with np.errstate(invalid="ignore"):
         diff = np.where(same, 0.0, np.abs(a - b))
