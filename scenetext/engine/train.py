@@ -412,7 +412,7 @@ def cpu_has_native_bf16() -> bool:
 def _precision(config: Config) -> str:
     """``trainer.precision``, with a warning where bf16 would train on a CPU that has no native bf16.
 
-    On this project's AVX2 machine a bf16 matmul ran 50x slower than fp32 and a training step 10x slower
+    On this project's AVX2 machine a bf16 matmul ran 60x slower than fp32 and a training step 8-10x slower
     (docs/benchmarks.md, "CPU training set-up").
     """
     import torch
